@@ -1,0 +1,220 @@
+"""Sans-IO AMI framing: bytes in, messages out; actions in, bytes out.
+
+No sockets, no asyncio. The reader works on bytes and decodes a message only once it is
+complete, so a UTF-8 character split across two TCP reads (a Chinese caller name) is never
+lost -- the trap panoramisk 1.4 falls into by decoding each chunk on its own.
+
+Wire format (Asterisk 22, as recorded in shared/ami-transcripts): a banner line
+``Asterisk Call Manager/11.0.0\\r\\n`` with no empty line after it, then messages of
+``Name: Value\\r\\n`` lines ended by an empty line. Header names may repeat and their
+spelling varies (``Uniqueid`` / ``UniqueID``), so lookups are case-insensitive and the
+first occurrence wins; every occurrence stays available in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+CRLF = b"\r\n"
+END = b"\r\n\r\n"
+BANNER_PREFIX = "Asterisk Call Manager/"
+#: A real message is a few KB at most (a Cdr or a UserEvent with a channel snapshot).
+DEFAULT_MAX_MESSAGE = 256 * 1024
+
+
+class AmiProtocolError(Exception):
+    """Base of the AMI adapter's errors."""
+
+
+class MissingHeader(AmiProtocolError, KeyError):
+    def __init__(self, name: str, message: Message) -> None:
+        super().__init__(name)
+        self.name = name
+        self.first = message.first
+
+    def __str__(self) -> str:
+        return f"AMI message {self.first!r} has no header {self.name!r}"
+
+
+class FrameTooLarge(AmiProtocolError):
+    pass
+
+
+class Message:
+    """One AMI message: ordered headers with case-insensitive lookup.
+
+    ``msg["Uniqueid"]`` raises :class:`MissingHeader` (unlike panoramisk, whose
+    ``Message.__getattr__`` returns '' for any unknown name); ``msg.get()`` returns a default.
+    """
+
+    __slots__ = ("_index", "headers")
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        self.headers = headers
+        index: dict[str, str] = {}
+        for k, v in headers:
+            lk = k.lower()
+            if lk not in index:
+                index[lk] = v
+        self._index = index
+
+    @classmethod
+    def build(cls, first: tuple[str, str], fields: Mapping[str, object] | Iterable[tuple[str, object]] = ()) -> Message:
+        items = fields.items() if isinstance(fields, Mapping) else fields
+        return cls([first, *((k, str(v)) for k, v in items)])
+
+    # -- classification (by the first line: OriginateResponse is an event with a Response header)
+    @property
+    def first(self) -> tuple[str, str]:
+        return self.headers[0] if self.headers else ("", "")
+
+    @property
+    def kind(self) -> str:
+        """'event', 'response', 'action' or '' -- the lower-cased name of the first header."""
+        return self.first[0].lower()
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind == "event"
+
+    @property
+    def is_response(self) -> bool:
+        return self.kind == "response"
+
+    @property
+    def name(self) -> str:
+        """The event name, the response status or the action name."""
+        return self.first[1]
+
+    # -- lookup
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self._index[name.lower()]
+        except KeyError:
+            raise MissingHeader(name, self) from None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._index.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def getall(self, name: str) -> list[str]:
+        lk = name.lower()
+        return [v for k, v in self.headers if k.lower() == lk]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.headers)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Message) and other.headers == self.headers
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        # Never print a Secret, whatever message this is.
+        shown = ", ".join(f"{k}: {'***' if k.lower() == 'secret' else v}" for k, v in self.headers[:6])
+        more = "" if len(self.headers) <= 6 else f", ... +{len(self.headers) - 6}"
+        return f"<AMI {shown}{more}>"
+
+    def encode(self) -> bytes:
+        return encode(self.headers)
+
+
+def encode(headers: Iterable[tuple[str, object]]) -> bytes:
+    """Serialise headers as one AMI message (CRLF lines, empty line at the end)."""
+    parts = []
+    for k, v in headers:
+        text = str(v)
+        if "\r" in text or "\n" in text or "\r" in k or "\n" in k:
+            # A newline inside a value would let a caller-supplied string inject headers.
+            raise ValueError(f"AMI header {k!r} contains a line break")
+        parts.append(f"{k}: {text}\r\n")
+    parts.append("\r\n")
+    return "".join(parts).encode("utf-8")
+
+
+def encode_action(action: str, fields: Mapping[str, object] | Iterable[tuple[str, object]] = ()) -> bytes:
+    items = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+    return encode([("Action", action), *items])
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame:
+    """A frame the reader could not parse; kept for the log and counted, never raised."""
+
+    reason: str
+    raw: bytes
+
+
+def parse_frame(raw: bytes) -> Message | BadFrame:
+    text = raw.decode("utf-8", errors="replace")
+    headers: list[tuple[str, str]] = []
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(":")
+        if not sep or not key or key != key.strip():
+            return BadFrame(f"line without 'Name: value': {line[:80]!r}", raw[:512])
+        headers.append((key, value[1:] if value.startswith(" ") else value))
+    return Message(headers)
+
+
+class AmiReader:
+    """Incremental AMI reader. ``feed(bytes)`` returns the complete messages.
+
+    Malformed frames are skipped and kept in ``bad_frames``/``bad_count`` for the caller to
+    log and count. An oversized frame (no terminator within ``max_message`` bytes) raises
+    :class:`FrameTooLarge`: the stream cannot be resynchronised safely, the connection must go.
+    """
+
+    def __init__(self, *, expect_banner: bool = True, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
+        self._buf = b""
+        self._expect_banner = expect_banner
+        self.max_message = max_message
+        self.banner: str | None = None
+        self.bad_count = 0
+        self.bad_frames: list[BadFrame] = []
+
+    def feed(self, data: bytes) -> list[Message]:
+        buf = self._buf + data if self._buf else data
+        out: list[Message] = []
+        if self._expect_banner:
+            nl = buf.find(CRLF)
+            if nl < 0:
+                self._buf = buf
+                self._check_size(buf)
+                return out
+            self.banner = buf[:nl].decode("utf-8", errors="replace")
+            buf = buf[nl + 2 :]
+            self._expect_banner = False
+        start = 0
+        find = buf.find
+        while True:
+            end = find(END, start)
+            if end < 0:
+                break
+            if end > start:
+                parsed = parse_frame(buf[start:end])
+                if isinstance(parsed, Message):
+                    out.append(parsed)
+                else:
+                    self._bad(parsed)
+            start = end + 4
+        self._buf = buf[start:]
+        self._check_size(self._buf)
+        return out
+
+    def _bad(self, frame: BadFrame) -> None:
+        self.bad_count += 1
+        if len(self.bad_frames) >= 100:
+            del self.bad_frames[0]
+        self.bad_frames.append(frame)
+
+    def _check_size(self, pending: bytes) -> None:
+        if len(pending) > self.max_message:
+            self._buf = b""
+            raise FrameTooLarge(f"AMI message larger than {self.max_message} bytes without an end")
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
