@@ -60,7 +60,9 @@ class Message:
         self._index = index
 
     @classmethod
-    def build(cls, first: tuple[str, str], fields: Mapping[str, object] | Iterable[tuple[str, object]] = ()) -> Message:
+    def build(
+        cls, first: tuple[str, str], fields: Mapping[str, object] | Iterable[tuple[str, object]] = ()
+    ) -> Message:
         items = fields.items() if isinstance(fields, Mapping) else fields
         return cls([first, *((k, str(v)) for k, v in items)])
 
@@ -190,6 +192,10 @@ class AmiReader:
         start = 0
         find = buf.find
         while True:
+            # A stray empty line between messages is not a frame; skipping it keeps the
+            # next message from being parsed (and dropped) as a frame starting with "".
+            while buf.startswith(CRLF, start):
+                start += 2
             end = find(END, start)
             if end < 0:
                 break

@@ -1,0 +1,57 @@
+"""Alembic environment for the call-record store.
+
+The database URL comes from `-x url=...`, else the environment variable CALLCENTER_DATABASE_URL,
+else an explicit `sqlalchemy.url` set by a caller (tickets.migrate). It is never logged unmasked.
+"""
+
+from __future__ import annotations
+
+import os
+from logging.config import fileConfig
+
+from sqlalchemy import create_engine, pool
+from sqlmodel import SQLModel
+
+import tickets.models  # noqa: F401  (registers the call_records table on SQLModel.metadata)
+from alembic import context
+
+config = context.config
+
+# Programmatic callers (the daemon, tests) keep their own logging; the CLI gets alembic.ini's.
+if config.config_file_name is not None and not config.attributes.get("keep_logging"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = SQLModel.metadata
+
+
+def database_url() -> str:
+    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("CALLCENTER_DATABASE_URL")
+    url = url or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database URL: pass -x url=... or set CALLCENTER_DATABASE_URL")
+    return url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

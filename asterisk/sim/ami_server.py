@@ -1,0 +1,458 @@
+"""The simulator's AMI server: speaks manager protocol like Asterisk 22 (banner, login, actions, events).
+
+Replies copy the recordings byte for byte (header names, order, messages); see a1, a2, a3, b1, d1.
+The server only translates: channel work is delegated to the PBX (``AmiBackend``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from asterisk.ami.codec import AmiReader, FrameTooLarge, Message, encode
+from asterisk.sim.config import AmiUser, SimConfig
+from asterisk.sim.model import Channel, Headers, snapshot
+
+log = logging.getLogger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+#: a client that does not read its events is dropped beyond this many unsent bytes
+MAX_BUFFERED = 16 * 1024 * 1024
+
+#: write permission an action needs (any one of), as in Asterisk 22's manager.c registrations.
+ACTION_PERMS: dict[str, frozenset[str]] = {
+    "login": frozenset(), "logoff": frozenset(), "challenge": frozenset(), "ping": frozenset(),
+    "originate": frozenset({"originate"}), "redirect": frozenset({"call"}),
+    "hangup": frozenset({"system", "call"}), "setvar": frozenset({"call"}),
+    "getvar": frozenset({"call", "reporting"}), "coreshowchannels": frozenset({"system", "reporting"}),
+    "status": frozenset({"system", "call", "reporting"}), "userevent": frozenset({"user"}),
+    "command": frozenset({"command"}), "corestatus": frozenset({"system", "reporting"}),
+    "queuepause": frozenset({"agent"}),
+}
+
+
+class ActionError(Exception):
+    """An action failed; the text is the ``Message:`` Asterisk sends."""
+
+
+class AmiBackend(Protocol):
+    def now(self) -> datetime: ...
+    def uptime(self) -> int: ...
+    def setvar(self, channel: str, name: str, value: str) -> None: ...
+    def getvar(self, channel: str, name: str) -> str: ...
+    def redirect(self, channel: str, context: str, exten: str, priority: int) -> None: ...
+    def hangup(self, channel: str, cause: int) -> None: ...
+    def originate(self, msg: Message, action_id: str | None) -> None: ...
+    def channels(self) -> list[Channel]: ...
+    def channel_info(self, ch: Channel) -> tuple[str, str, str, int]:
+        """(bridge id, application, application data, seconds since creation)"""
+        ...
+
+
+def _classes(privilege: str) -> frozenset[str]:
+    return frozenset(p for p in privilege.split(",") if p and p != "all")
+
+
+@dataclass(eq=False)
+class Session:
+    writer: asyncio.StreamWriter
+    session_id: str
+    local: str
+    remote: str
+    started: datetime
+    user: AmiUser | None = None
+    #: None = every class (Events: on); empty = no events (Events: off)
+    event_mask: frozenset[str] | None = None
+    filters: list[tuple[bool, re.Pattern[str]]] = field(default_factory=list)
+    closed: bool = False
+
+    @property
+    def read(self) -> frozenset[str]:
+        return frozenset(self.user.read) if self.user else frozenset()
+
+    def may_write(self, action: str) -> bool:
+        need = ACTION_PERMS.get(action, frozenset())
+        if not need:
+            return True
+        have = frozenset(self.user.write) if self.user else frozenset()
+        return "all" in have or bool(need & have)
+
+    def wants(self, classes: frozenset[str], text: str) -> bool:
+        if self.user is None or self.closed:
+            return False
+        read = self.read
+        if "all" not in read and not classes & read:
+            return False
+        if self.event_mask is not None and not classes & self.event_mask:
+            return False
+        if self.filters:
+            keep = [p for neg, p in self.filters if not neg]
+            if keep and not any(p.search(text) for p in keep):
+                return False
+            if any(p.search(text) for neg, p in self.filters if neg):
+                return False
+        return True
+
+    def send(self, data: bytes) -> None:
+        if self.closed or self.writer.is_closing():
+            return
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() > MAX_BUFFERED:
+            log.warning("AMI session %s does not read its events; closing it", self.session_id)
+            self.closed = True
+            self.writer.close()
+            return
+        self.writer.write(data)
+
+
+def _tv(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
+
+
+class AmiServer:
+    def __init__(self, config: SimConfig, backend: AmiBackend) -> None:
+        self.config = config
+        self.backend = backend
+        self.sessions: set[Session] = set()
+        self._handlers: set[asyncio.Future[None]] = set()
+        self._server: asyncio.Server | None = None
+        self._ids = itertools.count(0x7F16F0001280, 0x1A40)
+        self.port = 0
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._client, self.config.ami_host, self.config.ami_port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for s in list(self.sessions):
+            s.closed = True
+            s.writer.close()
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    # ---- events
+    def broadcast(self, headers: Headers) -> None:
+        if not self.sessions:
+            return
+        privilege = next((v for k, v in headers if k == "Privilege"), "")
+        classes = _classes(privilege)
+        data = encode(headers)
+        text = ""
+        for s in self.sessions:
+            if s.filters and not text:
+                text = data.decode("utf-8", errors="replace")
+            if s.wants(classes, text):
+                s.send(data)
+
+    def _security(self, name: str, s: Session, fields: Iterable[tuple[str, str]]) -> None:
+        now = self.backend.now()
+        self.broadcast([
+            ("Event", name), ("Privilege", "security,all"), ("EventTV", _tv(now)),
+            *fields,
+        ])
+
+    # ---- connections
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._handlers.add(done)
+        sock = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        s = Session(
+            writer=writer,
+            session_id=hex(next(self._ids)),
+            local=f"IPV4/TCP/{sock[0]}/{sock[1]}",
+            remote=f"IPV4/TCP/{peer[0]}/{peer[1]}",
+            started=self.backend.now(),
+        )
+        self.sessions.add(s)
+        try:
+            writer.write(BANNER)
+            await self._serve(s, reader)
+        except (ConnectionError, FrameTooLarge) as exc:
+            log.info("AMI session %s ended: %s", s.session_id, exc)
+        finally:
+            s.closed = True
+            self.sessions.discard(s)
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+            done.set_result(None)
+            self._handlers.discard(done)
+
+    async def _serve(self, s: Session, reader: asyncio.StreamReader) -> None:
+        amir = AmiReader(expect_banner=False)
+        while not s.closed:
+            data = await reader.read(65536)
+            if not data:
+                return
+            for msg in amir.feed(data):
+                if not await self._action(s, msg):
+                    return
+
+    def _reply(self, s: Session, status: str, action_id: str | None, fields: Iterable[tuple[str, str]] = ()) -> None:
+        headers: Headers = [("Response", status)]
+        if action_id is not None:
+            headers.append(("ActionID", action_id))
+        headers.extend(fields)
+        s.send(encode(headers))
+
+    def _error(self, s: Session, action_id: str | None, message: str) -> None:
+        self._reply(s, "Error", action_id, [("Message", message)])
+
+    def _ident(self, s: Session) -> list[tuple[str, str]]:
+        return [("SessionID", s.session_id), ("LocalAddress", s.local), ("RemoteAddress", s.remote)]
+
+    async def _action(self, s: Session, msg: Message) -> bool:
+        """Handle one action; False closes the connection."""
+        action_id = msg.get("ActionID")
+        name = msg.get("Action")
+        if not name:
+            self._error(s, action_id, "Missing action in request")
+            return True
+        action = name.lower()
+        if s.user is None and action not in ("login", "logoff", "challenge"):
+            self._error(s, action_id, "Permission denied")
+            return True
+        if action == "login":
+            return await self._login(s, msg, action_id)
+        if action == "logoff":
+            self._reply(s, "Goodbye", action_id, [("Message", "Thanks for all the fish.")])
+            return False
+        handler = getattr(self, "_do_" + action, None)
+        if handler is None:
+            self._error(s, action_id, f"Invalid/unknown command: {name}. Use Action: ListCommands to show available commands.")
+            self._security("RequestBadFormat", s, [
+                ("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "1"), *self._ident(s),
+                ("RequestType", f"Action: {name}"), ("SessionTV", _tv(s.started)),
+                ("AccountID", s.user.username if s.user else ""),
+            ])
+            return True
+        if not s.may_write(action):
+            self._error(s, action_id, "Permission denied")
+            self._security("RequestNotAllowed", s, [
+                ("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "1"),
+                ("AccountID", s.user.username if s.user else ""), *self._ident(s),
+                ("RequestType", f"Action: {name}"), ("SessionTV", _tv(s.started)),
+            ])
+            return True
+        try:
+            handler(s, msg, action_id)
+        except ActionError as exc:
+            self._error(s, action_id, str(exc))
+        return True
+
+    async def _login(self, s: Session, msg: Message, action_id: str | None) -> bool:
+        if s.user is not None:
+            self._reply(s, "Success", action_id, [("Message", "Already authenticated")])
+            return True
+        username = msg.get("Username", "") or ""
+        secret = msg.get("Secret", "") or ""
+        user = next((u for u in self.config.users if u.username == username), None)
+        if user is None or user.secret.get_secret_value() != secret:
+            # Asterisk answers a failed login about a second later, then hangs up.
+            delay = max(0.05, self.config.login_failure_delay / self.config.speed)
+            await asyncio.sleep(delay)
+            self._error(s, action_id, "Authentication failed")
+            return False
+        s.user = user
+        s.event_mask = _events_mask(msg.get("Events"))
+        s.filters = [_compile_filter(f) for f in user.eventfilter]
+        self._reply(s, "Success", action_id, [("Message", "Authentication accepted")])
+        if s.wants(frozenset({"system"}), "Event: FullyBooted"):
+            up = str(self.backend.uptime())
+            s.send(encode([
+                ("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", up),
+                ("LastReload", up), ("Status", "Fully Booted"),
+            ]))
+        self._security("SuccessfulAuth", s, [
+            ("Severity", "Informational"), ("Service", "AMI"), ("EventVersion", "1"),
+            ("AccountID", user.username), *self._ident(s), ("UsingPassword", "0"),
+            ("SessionTV", _tv(s.started)),
+        ])
+        return True
+
+    # ---- actions (Asterisk 22 wording)
+    def _do_ping(self, s: Session, msg: Message, aid: str | None) -> None:
+        ts = self.backend.now().timestamp()
+        self._reply(s, "Success", aid, [("Ping", "Pong"), ("Timestamp", f"{ts:.6f}")])
+
+    def _do_challenge(self, s: Session, msg: Message, aid: str | None) -> None:
+        raise ActionError("Must specify AuthType")
+
+    def _do_setvar(self, s: Session, msg: Message, aid: str | None) -> None:
+        name = msg.get("Variable") or ""
+        if not name:
+            raise ActionError("No variable specified")
+        channel = msg.get("Channel") or ""
+        try:
+            self.backend.setvar(channel, name, msg.get("Value") or "")
+        except LookupError:
+            raise ActionError("No such channel") from None
+        self._reply(s, "Success", aid, [("Message", "Variable Set")])
+
+    def _do_getvar(self, s: Session, msg: Message, aid: str | None) -> None:
+        name = msg.get("Variable") or ""
+        if not name:
+            raise ActionError("No variable specified")
+        try:
+            value = self.backend.getvar(msg.get("Channel") or "", name)
+        except LookupError:
+            raise ActionError("No such channel") from None
+        self._reply(s, "Success", aid, [("Variable", name), ("Value", value)])
+
+    def _do_redirect(self, s: Session, msg: Message, aid: str | None) -> None:
+        channel, context = msg.get("Channel") or "", msg.get("Context") or ""
+        exten, priority = msg.get("Exten") or "", msg.get("Priority") or ""
+        if not channel:
+            raise ActionError("Channel not specified")
+        if not context:
+            raise ActionError("Context not specified")
+        if not exten:
+            raise ActionError("Exten not specified")
+        if not priority:
+            raise ActionError("Priority not specified")
+        try:
+            pri = int(priority)
+        except ValueError:
+            pri = 0
+        if pri < 1:
+            raise ActionError("Priority is invalid")
+        try:
+            self.backend.redirect(channel, context, exten, pri)
+        except LookupError:
+            raise ActionError(f"Channel does not exist: {channel}") from None
+        except ValueError:
+            raise ActionError("Redirect failed") from None
+        self._reply(s, "Success", aid, [("Message", "Redirect successful")])
+
+    def _do_hangup(self, s: Session, msg: Message, aid: str | None) -> None:
+        channel = msg.get("Channel") or ""
+        if not channel:
+            raise ActionError("No channel specified")
+        try:
+            cause = int(msg.get("Cause") or "16")
+        except ValueError:
+            cause = 16
+        try:
+            self.backend.hangup(channel, cause)
+        except LookupError:
+            raise ActionError("No such channel") from None
+        self._reply(s, "Success", aid, [("Message", "Channel Hungup")])
+
+    def _do_originate(self, s: Session, msg: Message, aid: str | None) -> None:
+        if not msg.get("Channel"):
+            raise ActionError("Channel not specified")
+        if msg.get("Application") is None and not msg.get("Context"):
+            raise ActionError("Context not specified")
+        self._reply(s, "Success", aid, [("Message", "Originate successfully queued")])
+        self.backend.originate(msg, aid)
+
+    def _do_userevent(self, s: Session, msg: Message, aid: str | None) -> None:
+        name = msg.get("UserEvent") or ""
+        if not name:
+            raise ActionError("Missing UserEvent")
+        body = [(k, v) for k, v in msg.headers if k.lower() not in ("action", "actionid", "userevent")]
+        self._reply(s, "Success", aid, [("Message", "Event Sent")])
+        self.broadcast([("Event", "UserEvent"), ("Privilege", "user,all"), ("UserEvent", name), *body])
+
+    def _do_coreshowchannels(self, s: Session, msg: Message, aid: str | None) -> None:
+        chans = self.backend.channels()
+        self._reply(s, "Success", aid, [("EventList", "start"), ("Message", "Channels will follow")])
+        for ch in chans:
+            bridge_id, app, data, secs = self.backend.channel_info(ch)
+            item: Headers = [("Event", "CoreShowChannel")]
+            if aid is not None:
+                item.append(("ActionID", aid))
+            item += snapshot(ch)
+            item += [
+                ("BridgeId", bridge_id), ("Application", app), ("ApplicationData", data),
+                ("Duration", f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"),
+            ]
+            s.send(encode(item))
+        self._complete(s, "CoreShowChannelsComplete", aid, len(chans))
+
+    def _do_status(self, s: Session, msg: Message, aid: str | None) -> None:
+        wanted = msg.get("Channel") or ""
+        chans = self.backend.channels()
+        if wanted:
+            chans = [c for c in chans if c.name == wanted]
+            if not chans:
+                raise ActionError("No such channel")
+        self._reply(s, "Success", aid, [("EventList", "start"), ("Message", "Channel status will follow")])
+        for ch in chans:
+            bridge_id, app, data, secs = self.backend.channel_info(ch)
+            item: Headers = [("Event", "Status"), ("Privilege", "Call")]
+            item += snapshot(ch)
+            item += [
+                ("Type", ch.name.split("/", 1)[0]), ("DNID", ""), ("EffectiveConnectedLineNum", ch.conn_num or "<unknown>"),
+                ("EffectiveConnectedLineName", ch.conn_name or "<unknown>"), ("TimeToHangup", "0"),
+                ("BridgeID", bridge_id), ("Application", app), ("Data", data), ("Nativeformats", "(ulaw)"),
+                ("Readformat", "ulaw"), ("Readtrans", ""), ("Writeformat", "ulaw"), ("Writetrans", ""),
+                ("Callgroup", "0"), ("Pickupgroup", "0"), ("Seconds", str(secs)),
+            ]
+            if aid is not None:
+                item.append(("ActionID", aid))
+            s.send(encode(item))
+        self._complete(s, "StatusComplete", aid, len(chans), items=True)
+
+    def _do_corestatus(self, s: Session, msg: Message, aid: str | None) -> None:
+        now = self.backend.now()
+        chans = self.backend.channels()
+        self._reply(s, "Success", aid, [
+            ("CoreStartupDate", now.strftime("%Y-%m-%d")), ("CoreStartupTime", now.strftime("%H:%M:%S")),
+            ("CoreReloadDate", now.strftime("%Y-%m-%d")), ("CoreReloadTime", now.strftime("%H:%M:%S")),
+            ("CoreCurrentCalls", str(sum(1 for c in chans if c.name.split("/", 1)[1].startswith(self.config.trunk)))),
+            ("CoreProcessedCalls", "0"),
+        ])
+
+    def _do_command(self, s: Session, msg: Message, aid: str | None) -> None:
+        command = msg.get("Command") or ""
+        if command.strip() == "core show version":
+            self._reply(s, "Success", aid, [
+                ("Message", "Command output follows"),
+                ("Output", "Asterisk 22.10.1 (callcenter PBX simulator)"),
+            ])
+            return
+        self._reply(s, "Error", aid, [("Message", "Command output follows"), ("Output", f"No such command '{command}'")])
+
+    def _do_queuepause(self, s: Session, msg: Message, aid: str | None) -> None:
+        raise ActionError("Interface not found")
+
+    def _complete(self, s: Session, name: str, aid: str | None, n: int, *, items: bool = False) -> None:
+        done: Headers = [("Event", name)]
+        if aid is not None:
+            done.append(("ActionID", aid))
+        done += [("EventList", "Complete"), ("ListItems", str(n))]
+        if items:
+            done.append(("Items", str(n)))
+        s.send(encode(done))
+
+
+def _events_mask(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if v in ("on", "yes", "true", "all", "1"):
+        return None
+    if v in ("off", "no", "false", "0", ""):
+        return frozenset()
+    return frozenset(p.strip() for p in v.split(",") if p.strip())
+
+
+def _compile_filter(line: str) -> tuple[bool, re.Pattern[str]]:
+    negate = line.startswith("!")
+    return negate, re.compile(line[1:] if negate else line)

@@ -1,0 +1,159 @@
+"""The channel registry: ids, names, event emission and the AMI actions that touch channels.
+
+The dialplan itself runs per call in :mod:`asterisk.sim.dialplan`; the AMI server reaches calls
+only through this registry (Setvar, Getvar, Redirect, Hangup, Originate, CoreShowChannels, Status).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from asterisk.ami.codec import Message
+from asterisk.sim import model as ev
+from asterisk.sim.clock import SimClock
+from asterisk.sim.config import CallScript, SimConfig
+from asterisk.sim.model import Channel, Headers
+
+if TYPE_CHECKING:
+    from asterisk.sim.dialplan import CallRun
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An outside request for a call's dialplan task, delivered at its next wait."""
+
+    kind: str  # "hangup" or "redirect"
+    channel: Channel
+    cause: int = 16
+    context: str = ""
+    exten: str = ""
+    priority: int = 1
+    by: str = "ami_hangup"
+
+
+class Pbx:
+    def __init__(
+        self,
+        config: SimConfig,
+        clock: SimClock,
+        emit: Callable[[Headers], None],
+        originate: Callable[[CallScript, str, str | None, str], str | None],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._emit = emit
+        self._originate = originate
+        self.channels: dict[str, Channel] = {}
+        self.runs: dict[str, CallRun] = {}
+        self._uid = itertools.count(0)
+        self._chan_no = itertools.count(1)
+        self._bridge_no = itertools.count(1)
+
+    # ---- ids
+    def new_uniqueid(self, vt: float) -> str:
+        return f"{int(self.clock.epoch(vt))}.{next(self._uid)}"
+
+    def new_channel_name(self, device: str) -> str:
+        return f"{device}-{next(self._chan_no):08x}"
+
+    def new_bridge_id(self) -> str:
+        n = next(self._bridge_no)
+        return f"5962021f-c9ea-4205-{self.config.seed & 0xFFFF:04x}-{n:012x}"
+
+    # ---- registry
+    def add(self, ch: Channel, run: CallRun) -> None:
+        self.channels[ch.name] = ch
+        self.runs[ch.name] = run
+
+    def remove(self, ch: Channel) -> None:
+        self.channels.pop(ch.name, None)
+        self.runs.pop(ch.name, None)
+
+    def emit(self, headers: Headers) -> None:
+        self._emit(headers)
+
+    def cel(self, ch: Channel, vt: float, name: str, app: str = "", data: str = "", extra: str = "") -> None:
+        if self.config.emit_cel:
+            self._emit(ev.cel(ch, name, self.stamp(vt), app, data, extra))
+
+    def stamp(self, vt: float) -> str:
+        return self.clock.at(vt).strftime("%Y-%m-%d %H:%M:%S")
+
+    def shutdown(self) -> None:
+        for name, run in list(self.runs.items()):
+            if run.chan.name == name:
+                run.post(Pending("hangup", run.chan, 16, by="shutdown"))
+
+    # ---- AmiBackend
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def uptime(self) -> int:
+        return int(self.clock.elapsed())
+
+    def _find(self, name: str) -> Channel:
+        ch = self.channels.get(name)
+        if ch is None or ch.hungup:
+            raise LookupError(name)
+        return ch
+
+    def setvar(self, channel: str, name: str, value: str) -> None:
+        if not channel:
+            return  # a global variable: nothing in the simulator reads one
+        ch = self._find(channel)
+        ch.variables[name] = value
+        self._emit(ev.varset(ch, name, value))
+
+    def getvar(self, channel: str, name: str) -> str:
+        if not channel:
+            return ""
+        ch = self._find(channel)
+        if name == "UNIQUEID":
+            return ch.uniqueid
+        if name == "CHANNEL":
+            return ch.name
+        return ch.getvar(name)
+
+    def redirect(self, channel: str, context: str, exten: str, priority: int) -> None:
+        ch = self._find(channel)
+        run = self.runs[channel]
+        if run.chan is not ch:
+            raise ValueError("only the caller's channel runs a dialplan in the simulator")
+        run.post(Pending("redirect", ch, context=context, exten=exten, priority=priority))
+
+    def hangup(self, channel: str, cause: int) -> None:
+        ch = self._find(channel)
+        self.runs[channel].post(Pending("hangup", ch, cause, by="ami_hangup"))
+
+    def originate(self, msg: Message, action_id: str | None) -> None:
+        name, num = _parse_callerid(msg.get("CallerID") or "")
+        variables = dict(v.split("=", 1) for v in msg.getall("Variable") if "=" in v)
+        script = CallScript(
+            caller=num or "anonymous",
+            caller_name=name,
+            dtmf=tuple(d for d in [variables.get("CALLER_DTMF", "")] if d),
+            patience=float(variables.get("CALLER_PATIENCE") or 30),
+        )
+        context = msg.get("Context") or ""
+        exten = msg.get("Exten") or "s"
+        self._originate(script, context, action_id, exten)
+
+    def channels_list(self) -> list[Channel]:
+        return [c for c in self.channels.values() if not c.hungup]
+
+    def channel_info(self, ch: Channel) -> tuple[str, str, str, int]:
+        secs = max(0, int(self.clock.elapsed() - ch.created_at))
+        return (ch.bridge.uniqueid if ch.bridge else "", ch.app, ch.appdata, secs)
+
+
+def _parse_callerid(text: str) -> tuple[str, str]:
+    """``"Alice" <5550101>`` -> (Alice, 5550101)."""
+    m = re.match(r'\s*"?([^"<]*?)"?\s*<([^>]*)>', text)
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    return "", text.strip()

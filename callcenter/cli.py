@@ -1,0 +1,101 @@
+"""`callcenter` command line: one entry point, subcommands imported lazily so each starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+DEFAULT_CONFIG = "config/example.yaml"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from callcenter.daemon import run_daemon
+
+    return asyncio.run(run_daemon(args.config))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from callcenter.demo import demo_main
+
+    return asyncio.run(demo_main(args))
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from asterisk.sim.cli import main as sim_main
+
+    return asyncio.run(sim_main(args))
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from config.loader import check_config_main
+
+    return check_config_main(args.file)
+
+
+def _cmd_shifts_check(args: argparse.Namespace) -> int:
+    from callcenter.shiftcheck import shifts_check_main
+
+    return shifts_check_main(args.config, args.week)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="callcenter",
+        description="Call-center bridge for 7x24 citizen-service hotlines (Asterisk AMI/FastAGI, ACD, tickets).",
+    )
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon against Asterisk (or the simulator)")
+    run.add_argument("--config", required=True, help="YAML config file (see config/example.yaml)")
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="daemon + built-in PBX simulator + web wallboard in one command")
+    from callcenter.demo import add_arguments as demo_arguments
+
+    demo_arguments(demo)
+    demo.set_defaults(func=_cmd_demo, log_level_default="WARNING")
+
+    sim = sub.add_parser("sim", help="run the PBX simulator (speaks AMI and FastAGI like Asterisk)")
+    from asterisk.sim.cli import add_arguments as sim_arguments
+
+    sim_arguments(sim)
+    sim.set_defaults(func=_cmd_sim)
+
+    chk = sub.add_parser("check-config", help="validate a config file; exits non-zero on errors")
+    chk.add_argument("file")
+    chk.set_defaults(func=_cmd_check_config)
+
+    shifts = sub.add_parser("shifts", help="shift rules").add_subparsers(dest="shifts_command", required=True)
+    sc = shifts.add_parser("check", help="intervals of a week where the roster leaves a queue under its minimum")
+    sc.add_argument("--config", required=True)
+    sc.add_argument("--week", required=True, help="ISO week, e.g. 2026-W48")
+    sc.set_defaults(func=_cmd_shifts_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = args.log_level
+    if level == "INFO" and getattr(args, "log_level_default", None):
+        level = args.log_level_default
+    _setup_logging(level)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""`callcenter demo`: the daemon and the built-in PBX simulator in one command, over real TCP.
+
+The simulator plays Asterisk (AMI server + FastAGI client) and places synthetic calls; the daemon
+answers them exactly as it would answer a real Asterisk. At the end the summary is computed from
+the store, not from counters, so what it prints is what was recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from callcenter.clock import Clock
+from metrics.kpi import kpi
+from tickets.records import CallRecordData, Outcome
+from tickets.store import mask_url
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="config/example.yaml", help="config file (default config/example.yaml)")
+    p.add_argument("--calls", type=int, default=300, help="synthetic calls to place (default 300)")
+    p.add_argument("--speed", type=float, default=100.0, help="simulated seconds per real second (default 100)")
+    p.add_argument("--database", default=None, help="SQLAlchemy URL (default: the config's, e.g. sqlite:///demo.db)")
+    p.add_argument("--summary-json", metavar="PATH", default=None, help="also write the summary as JSON")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the synthetic load (default 12345)")
+    p.add_argument("--web-port", type=int, default=None, help="wallboard port (default: the config's; 0 = any)")
+    p.add_argument("--linger", type=float, default=0.0,
+                   help="keep the daemon and wallboard up this many real seconds after the calls (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="no live progress line")
+
+
+@dataclass
+class Progress:
+    total: int
+    enabled: bool
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+
+    def show(self, done: int, answered: int, abandoned: int, waiting: int) -> None:
+        if not self.enabled:
+            return
+        width = max(10, min(40, shutil.get_terminal_size((80, 20)).columns - 60))
+        filled = int(width * done / self.total) if self.total else width
+        rate = f"{answered / (answered + abandoned) * 100:5.1f}%" if answered + abandoned else "   - "
+        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} calls  "
+                f"answered {answered}  abandoned {abandoned}  waiting {waiting}  rate {rate}  "
+                f"{time.monotonic() - self.started:5.1f}s")
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def build_summary(records: list[CallRecordData], *, database: str, wall_seconds: float,
+                  speed: float, target: float) -> dict[str, Any]:
+    k = kpi(records)
+    outcomes = Counter(r.outcome.value for r in records)
+    return {
+        "offered": k.offered,
+        "answered": k.answered,
+        "abandoned": k.abandoned,
+        "abandoned_ivr": k.abandoned_by_stage.get("ivr", 0),
+        "abandoned_queue": k.abandoned_by_stage.get("queue", 0),
+        "abandoned_ringing": k.abandoned_by_stage.get("ringing", 0),
+        "outcomes": {o.value: outcomes.get(o.value, 0) for o in Outcome},
+        "connection_rate": k.connection_rate,
+        "target": target,
+        "asa_seconds": k.asa,
+        "longest_wait_seconds": k.longest_wait,
+        "answered_within_15s_rate": k.answered_15s_rate,
+        "records": len(records),
+        "database": database,
+        "wall_seconds": round(wall_seconds, 2),
+        "speed": speed,
+    }
+
+
+def print_summary(summary: dict[str, Any], zh: bool) -> None:
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.2f}%"
+
+    def sec(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} s"
+
+    rows = [
+        ("offered to agents", "进入人工队列", str(summary["offered"])),
+        ("answered", "人工接通", str(summary["answered"])),
+        ("abandoned", "放弃", f"{summary['abandoned']} (IVR {summary['abandoned_ivr']}, queue "
+                                f"{summary['abandoned_queue']}, ringing {summary['abandoned_ringing']})"),
+        ("connection rate", "接通率", f"{pct(summary['connection_rate'])} (target {pct(summary['target'])})"),
+        ("answered within 15 s", "15秒内应答率", pct(summary["answered_within_15s_rate"])),
+        ("average speed of answer", "平均应答时长", sec(summary["asa_seconds"])),
+        ("longest wait", "最长等待", sec(summary["longest_wait_seconds"])),
+        ("call records", "通话记录", f"{summary['records']} in {summary['database']}"),
+    ]
+    print("\nSummary / 汇总" if zh else "\nSummary")
+    for en, cn, value in rows:
+        label = f"{cn} {en}" if zh else en
+        print(f"  {label:<36} {value}")
+
+
+async def demo_main(args: argparse.Namespace) -> int:
+    from asterisk.sim import PbxSimulator
+    from callcenter.simwire import sim_config_for_daemon
+    from callcenter.daemon import Daemon
+    from config.loader import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.calls < 1:
+        print("error: --calls must be at least 1", file=sys.stderr)
+        return 2
+    if args.database:
+        cfg.database.url = args.database
+    if args.web_port is not None:
+        cfg.web.port = args.web_port
+    cfg.agi.port = 0  # any free port; the simulator is told which
+    clock = Clock(args.speed)
+    sim_cfg = sim_config_for_daemon(cfg, speed=args.speed, seed=args.seed, calls=args.calls)
+    zh = cfg.centre.language == "zh"
+    started = time.monotonic()
+    async with PbxSimulator(sim_cfg) as sim:
+        cfg.ami.port = sim.ami_port
+        cfg.ami.host = "127.0.0.1"
+        daemon = Daemon(cfg, clock=clock, spool_dir=Path(".").resolve())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(daemon.run(), name="daemon")
+            await daemon.ready.wait()
+            await daemon.ami.wait_connected()
+            sim.set_agi_url(f"agi://127.0.0.1:{daemon.agi_port}/ivr")
+            url = f"http://{cfg.web.host}:{daemon.web_port}/"
+            print(f"PBX simulator: AMI on 127.0.0.1:{sim.ami_port}; daemon FastAGI on 127.0.0.1:{daemon.agi_port}")
+            print(f"Wallboard {'/ 监控大屏 ' if zh else ''}{url}   metrics {url}metrics")
+            print(f"Placing {args.calls} calls at {args.speed:g}x speed (seed {args.seed}) ...")
+            progress = Progress(args.calls, enabled=not args.no_progress)
+
+            def on_progress(done: int, *_: Any) -> None:
+                snap = daemon.live.snapshot(clock.now())["centre"]
+                progress.show(done, snap["answered"], snap["abandoned"], snap["waiting"])
+
+            try:
+                await sim.run_load(calls=args.calls, progress=on_progress)
+                # Every call the simulator ended must reach the store before the summary.
+                await daemon.writer.flush()
+                deadline = time.monotonic() + 30
+                while daemon.ledger.calls and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                await daemon.writer.flush()
+                on_progress(args.calls)
+            finally:
+                progress.end()
+            wall = time.monotonic() - started
+            records = await asyncio.to_thread(daemon.store.records, sim.started_at)
+            summary = build_summary(records, database=mask_url(cfg.database.url), wall_seconds=wall,
+                                    speed=args.speed, target=cfg.centre.connection_rate_target)
+            print_summary(summary, zh)
+            if args.summary_json:
+                Path(args.summary_json).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+                print(f"  summary written to {args.summary_json}")
+            if args.linger > 0:
+                print(f"Wallboard stays up for {args.linger:g} s at {url} (Ctrl-C to stop)")
+                await asyncio.sleep(args.linger)
+            daemon.stop()
+    return 0

@@ -1,0 +1,158 @@
+"""What the daemon knows of each call in flight, and the one record it writes when the call ends.
+
+Pure: facts in (from the AMI tracker, the FastAGI IVR and the ACD), a `CallRecordData` out at
+hang-up. Facts may arrive in either order across the AMI and AGI sockets, so each one creates
+the entry if it is missing. A call is closed exactly once: a second hang-up for the same id
+(a replayed event) yields nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tickets.records import CallRecordData, Outcome
+
+
+@dataclass(slots=True)
+class CallEntry:
+    call_id: str
+    entered_at: datetime
+    linkedid: str = ""
+    channel: str = ""
+    caller_number: str = ""
+    caller_name: str = ""
+    ivr_path: str = ""
+    language: str = ""
+    queue: str | None = None
+    ivr_failed: bool = False
+    fallback: bool = False
+    queued_at: datetime | None = None
+    offered_at: datetime | None = None
+    offers: int = 0
+    ringing_agent: str | None = None
+    agent_id: str | None = None
+    answered_at: datetime | None = None
+    talk_ended_at: datetime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.queued_at is not None and self.answered_at is None
+
+    def outcome(self) -> Outcome:
+        if self.answered_at is not None:
+            return Outcome.ANSWERED
+        if self.queued_at is not None:
+            return Outcome.ABANDONED_RINGING if self.ringing_agent else Outcome.ABANDONED_QUEUE
+        if self.fallback:
+            return Outcome.FALLBACK
+        if self.ivr_failed:
+            return Outcome.FAILED
+        return Outcome.ABANDONED_IVR
+
+
+class CallLedger:
+    def __init__(self) -> None:
+        self.calls: dict[str, CallEntry] = {}
+        self.closed = 0
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def entry(self, call_id: str, at: datetime) -> CallEntry:
+        e = self.calls.get(call_id)
+        if e is None:
+            e = self.calls[call_id] = CallEntry(call_id=call_id, entered_at=at)
+        return e
+
+    def started(
+        self, call_id: str, at: datetime, *, linkedid: str, channel: str, number: str, name: str
+    ) -> CallEntry:
+        e = self.entry(call_id, at)
+        e.entered_at = min(e.entered_at, at)
+        e.linkedid, e.channel, e.caller_number, e.caller_name = linkedid, channel, number, name
+        return e
+
+    def ivr_finished(
+        self, call_id: str, at: datetime, *, path: str, queue: str | None, language: str, failed: bool = False
+    ) -> CallEntry:
+        e = self.entry(call_id, at)
+        e.ivr_path, e.queue, e.language, e.ivr_failed = path, queue, language, failed
+        return e
+
+    def held(self, call_id: str, at: datetime) -> bool:
+        """The caller waits on hold. True the first time: that is when the call joins the queue."""
+        e = self.entry(call_id, at)
+        e.ringing_agent = None
+        if e.queued_at is not None or e.queue is None:
+            return False
+        e.queued_at = max(at, e.entered_at)
+        return True
+
+    def offered(self, call_id: str, agent_id: str, at: datetime) -> None:
+        e = self.calls.get(call_id)
+        if e is None or e.queued_at is None:
+            return
+        if e.offered_at is None:
+            e.offered_at = max(at, e.queued_at)
+        e.offers += 1
+        e.ringing_agent = agent_id
+
+    def offer_failed(self, call_id: str) -> None:
+        e = self.calls.get(call_id)
+        if e is not None:
+            e.ringing_agent = None
+
+    def answered(self, call_id: str, at: datetime) -> CallEntry | None:
+        e = self.calls.get(call_id)
+        if e is None or e.ringing_agent is None or e.answered_at is not None:
+            return None
+        e.agent_id = e.ringing_agent
+        e.answered_at = max(at, e.offered_at or at)
+        return e
+
+    def talk_ended(self, call_id: str, at: datetime) -> bool:
+        """The agent leg is gone (Dial returned). True the first time for an answered call."""
+        e = self.calls.get(call_id)
+        if e is None or e.answered_at is None or e.talk_ended_at is not None:
+            return False
+        e.talk_ended_at = max(at, e.answered_at)
+        return True
+
+    def fell_back(self, call_id: str, at: datetime) -> None:
+        self.entry(call_id, at).fallback = True
+
+    def hung_up(self, call_id: str, at: datetime, cause: int | None) -> CallRecordData | None:
+        e = self.calls.pop(call_id, None)
+        if e is None:
+            return None
+        self.closed += 1
+        ended = max(at, e.entered_at, e.queued_at or at, e.offered_at or at, e.answered_at or at)
+        outcome = e.outcome()
+        wait = None
+        if e.queued_at is not None:
+            wait = ((e.answered_at or ended) - e.queued_at).total_seconds()
+        talk = None
+        if e.answered_at is not None:
+            talk = ((e.talk_ended_at or ended) - e.answered_at).total_seconds()
+        return CallRecordData(
+            call_id=e.call_id,
+            linkedid=e.linkedid or e.call_id,
+            caller_number=e.caller_number,
+            caller_name=e.caller_name,
+            channel=e.channel,
+            ivr_path=e.ivr_path,
+            language=e.language,
+            queue=e.queue,
+            agent_id=e.agent_id,
+            entered_at=e.entered_at,
+            queued_at=e.queued_at,
+            offered_at=e.offered_at,
+            answered_at=e.answered_at,
+            ended_at=ended,
+            wait_seconds=wait,
+            talk_seconds=talk,
+            offers=e.offers,
+            outcome=outcome,
+            hangup_cause=cause,
+        )

@@ -1,0 +1,47 @@
+"""Point the PBX simulator at a daemon config: same AMI user, the agents' phones, the menu's digits."""
+
+from __future__ import annotations
+
+from asterisk.sim.config import AmiUser, EndpointBehaviour, LoadProfile, SimConfig
+from config.models import Config
+from ivr.model import Menu, MenuNode, successors
+
+# A busy hotline, not a perfect one: a few agents miss a ring now and then, so the demo shows the
+# ACD putting callers back at their place and the connection rate moving under its target.
+DEMO_PHONE = EndpointBehaviour(answer_delay=3.0, answer_delay_sigma=0.4, no_answer_rate=0.03, busy_rate=0.01)
+
+
+def sim_config_for_daemon(cfg: Config, *, speed: float, seed: int, calls: int,
+                          agi_url: str = "agi://127.0.0.1:4573/ivr") -> SimConfig:
+    user = AmiUser(username=cfg.ami.username, secret=cfg.ami.secret)
+    # Enough traffic for the demo to show queues forming: calls arrive over about an hour of
+    # simulated time, whatever N is.
+    per_hour = max(60.0, float(calls))
+    load = LoadProfile(hourly_rate=(per_hour,) * 24, menu_digits=menu_digit_weights(cfg.ivr_menu()))
+    return SimConfig(
+        ami_host="127.0.0.1",
+        ami_port=0,
+        users=(user,),
+        agi_url=agi_url,
+        speed=speed,
+        seed=seed,
+        endpoints={a.endpoint: DEMO_PHONE for a in cfg.agents},
+        default_endpoint=DEMO_PHONE,
+        load=load,
+    )
+
+
+def menu_digit_weights(menu: Menu) -> dict[str, float]:
+    """The first menu a caller meets, each choice equally likely (a flat menu has no digits)."""
+    seen: set[str] = set()
+    todo = [menu.start]
+    while todo:
+        name = todo.pop(0)
+        if name in seen or name not in menu.nodes:
+            continue
+        seen.add(name)
+        node = menu.nodes[name]
+        if isinstance(node, MenuNode) and node.choices:
+            return {c.digits: 1.0 / len(node.choices) for c in node.choices}
+        todo.extend(target for _, target in successors(node))
+    return {"1": 1.0}

@@ -1,0 +1,94 @@
+"""The web app (ASGI, Starlette): wallboard page, live stats JSON and SSE, Prometheus, health.
+
+The app only translates: it calls the providers it is given and knows nothing of the core. Errors
+leave as JSON with a stable slug (see errors.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from callcenter.web.errors import WebError, http_error, internal_error
+from callcenter.web.limits import DEFAULT_MAX_BODY, BodyLimit
+from callcenter.web.page import render_wallboard
+from callcenter.web.sse import SnapshotFeed, SnapshotStream, SnapshotUnavailable, StreamRegistry
+
+Snapshot = Callable[[], dict[str, Any]]
+MetricsText = Callable[[], tuple[bytes, str]]
+Health = Callable[[], dict[str, Any]]
+
+STREAM_PATH = "/api/stats/stream"
+
+
+def create_app(
+    *,
+    snapshot: Snapshot,
+    metrics_text: MetricsText,
+    language: Literal["zh", "en"],
+    centre_name: str,
+    push_interval: float = 1.0,
+    health: Health | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Starlette:
+    """Build the app. `snapshot()` returns the LiveStats dict; `metrics_text()` (body, content type).
+
+    `health()`, if given, returns a dict merged into /healthz; `"ok": False` in it makes /healthz 503.
+    """
+    if push_interval <= 0:
+        raise ValueError("push_interval must be positive")
+    page = render_wallboard(language=language, centre_name=centre_name, stream_url=STREAM_PATH)
+    # /api/stats and every stream share one computation per push interval.
+    feed = SnapshotFeed(snapshot, max_age=push_interval)
+    streams = StreamRegistry()
+
+    async def wallboard(request: Request) -> Response:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def stats(request: Request) -> Response:
+        try:
+            body = feed.current()
+        except SnapshotUnavailable as exc:
+            raise WebError(503, "stats_unavailable", "live statistics are not available") from exc
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    async def stats_stream(request: Request) -> Response:
+        return SnapshotStream(feed, streams, push_interval)
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = metrics_text()
+        return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+    async def healthz(request: Request) -> Response:
+        details = dict(health()) if health is not None else {}
+        ok = details.get("ok", True) is not False
+        details.update(status="ok" if ok else "unhealthy", sse_clients=len(streams))
+        return JSONResponse(details, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+    routes = [
+        Route("/", wallboard, methods=["GET"]),
+        Route("/api/stats", stats, methods=["GET"]),
+        Route(STREAM_PATH, stats_stream, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BodyLimit, max_body=max_body)],
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
+    app.state.streams = streams
+    return app
+
+
+def close_streams(app: Starlette) -> None:
+    """End every open SSE stream (and refuse new ones): call before the server shuts down."""
+    registry: StreamRegistry = app.state.streams
+    registry.close_all()

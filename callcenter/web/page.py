@@ -1,0 +1,34 @@
+"""The wallboard page: one self-contained HTML document (CSS and script inlined, no CDN).
+
+The template, stylesheet and script are separate files beside this module so they can be edited as
+what they are; they are read once and assembled here with the strings of the configured language.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from string import Template
+
+from callcenter.web.i18n import strings_for
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _script_json(value: object) -> str:
+    # Inside <script>, "</" would end the element early; \u003c keeps the JSON equal and the HTML intact.
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def render_wallboard(*, language: str, centre_name: str, stream_url: str) -> str:
+    strings = strings_for(language)
+    values = {key: html.escape(text) for key, text in strings.items()}
+    values["centre_name"] = html.escape(centre_name)
+    values["config_json"] = _script_json({"strings": strings, "language": language, "stream_url": stream_url})
+    values["css"] = _read("wallboard.css")
+    values["js"] = _read("wallboard.js")
+    # substitute (not safe_substitute): a placeholder without a string is a bug to see at start-up.
+    return Template(_read("wallboard.html")).substitute(values)

@@ -1,0 +1,106 @@
+"""Commands the engine returns: the shell carries them out (ring an agent, start a timer, record)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from agents.state import AgentState
+
+# Terminal outcomes of a call in the ACD; each call gets exactly one.
+OUTCOMES = frozenset(
+    {
+        "answered",
+        "abandoned_queue",  # hung up while waiting
+        "abandoned_ringing",  # hung up while an agent's phone rang
+        "overflowed",  # handed out of the ACD (fallback kind "overflow")
+        "fallback_voicemail",
+        "fallback_callback",  # the caller is offered a call back and leaves the queue
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCall:
+    """Ring ``agent_id`` with the waiting caller ``call_id``."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCallback:
+    """A virtual-hold call reached an agent: reserve the agent, dial the citizen back."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    key: tuple[str, ...]
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    key: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """Audit trail: one per change of an agent's state or not-ready reason."""
+
+    agent_id: str
+    old: AgentState
+    new: AgentState
+    reason: str
+    at: datetime
+    by: str = "system"  # "agent", "system" or the supervisor's id
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    call_id: str
+    outcome: str
+    at: datetime
+    queue: str = ""
+    agent_id: str | None = None
+    waited: float = 0.0  # seconds from entry (entered_at) to this outcome
+
+
+@dataclass(frozen=True, slots=True)
+class CallMoved:
+    """A waiting call changed queue (escalation overflow, fallback to a queue, or a supervisor)."""
+
+    call_id: str
+    old_queue: str
+    new_queue: str
+    reason: str
+    at: datetime
+    by: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Tell the caller the place (1 = next) and the expected wait in seconds."""
+
+    call_id: str
+    position: int
+    expected_wait: float
+
+
+Command = (
+    OfferCall
+    | PlaceCallback
+    | StartTimer
+    | CancelTimer
+    | AgentStateChanged
+    | CallOutcome
+    | CallMoved
+    | Announce
+)

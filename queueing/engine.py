@@ -1,0 +1,639 @@
+"""The ACD: ``Engine(config).handle(event) -> list[Command]``.
+
+Sans-IO: no clock, no I/O. Time comes on the events; timers leave as StartTimer and come back as
+TimerFired. After every handle() no call waits while an agent that may take it is ready: each path
+that makes an agent ready or a call waiting ends in a dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from itertools import count
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from agents.state import FORCE_INPUTS, RING_FAILURE_REASONS, AgentInput, AgentState, next_state
+
+from . import events as ev
+from .commands import (
+    AgentStateChanged,
+    Announce,
+    CallMoved,
+    CallOutcome,
+    CancelTimer,
+    Command,
+    OfferCall,
+    PlaceCallback,
+    StartTimer,
+)
+from .config import EngineConfig, QueueSpec, Strategy
+from .errors import (
+    DuplicateCall,
+    NotOnShift,
+    UnknownAgent,
+    UnknownCall,
+    UnknownEvent,
+    UnknownQueue,
+    WrongCallState,
+)
+from .index import ReadyAgents, WaitingCalls
+from .records import RINGING, TALKING, WAITING, AgentRecord, CallRecord
+
+READY = AgentState.READY
+Out = list[Command]
+
+
+class ShiftGate(Protocol):
+    """What the engine asks of the shift rules (agents/shifts.py implements it)."""
+
+    def ready_allowed(self, agent_id: str, at: datetime) -> bool: ...
+
+    def offers_close_at(self, agent_id: str, at: datetime) -> datetime | None: ...
+
+    def logout_at(self, agent_id: str, at: datetime) -> datetime | None: ...
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, shifts: ShiftGate | None = None) -> None:
+        self.config = config
+        self.shifts = shifts
+        self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
+        self._agents: dict[str, AgentRecord] = {
+            a.id: AgentRecord(a.id, a.queues, a.skills) for a in config.agents
+        }
+        self._members: dict[str, list[str]] = {q: [] for q in self.queues}
+        for a in config.agents:
+            for q in a.queues:
+                self._members[q].append(a.id)
+        self._ready: dict[str, ReadyAgents] = {q: ReadyAgents() for q in self.queues}
+        self._waiting: dict[str, WaitingCalls] = {q: WaitingCalls() for q in self.queues}
+        self._waiting_count: dict[str, int] = dict.fromkeys(self.queues, 0)
+        self._handle_time: dict[str, float] = dict.fromkeys(self.queues, 180.0)  # moving average, s
+        self._calls: dict[str, CallRecord] = {}
+        self._arrivals = count(1)
+        self._offers = count(1)
+        self._timer_ids = count(1)
+        self._tz = ZoneInfo(config.timezone)
+        self._day_end = float("-inf")  # when "calls today" resets next (UTC timestamp)
+        self._handlers: dict[type, Callable[[Any, Out], None]] = {
+            ev.AgentLoggedIn: self._on_logged_in,
+            ev.AgentReady: self._on_ready,
+            ev.AgentNotReady: self._on_not_ready,
+            ev.AgentLoggedOut: self._on_logged_out,
+            ev.ForceAgentState: self._on_force,
+            ev.CallQueued: self._on_queued,
+            ev.CallLeft: self._on_left,
+            ev.OfferAnswered: self._on_answered,
+            ev.OfferFailed: self._on_offer_failed,
+            ev.CallEnded: self._on_ended,
+            ev.CallTransferred: self._on_transferred,
+            ev.TimerFired: self._on_timer,
+            ev.MoveCall: self._on_move,
+            ev.SetCallPriority: self._on_priority,
+            ev.CallbackRequested: self._on_callback,
+        }
+
+    # ----------------------------------------------------------------------------------- public face
+
+    def handle(self, event: ev.Event) -> list[Command]:
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise UnknownEvent(f"the engine does not handle {type(event).__name__}")
+        at_ts = event.at.timestamp()
+        if at_ts >= self._day_end:
+            self._new_day(event.at)
+        out: Out = []
+        handler(event, out)
+        return out
+
+    def agent_state(self, agent_id: str) -> tuple[AgentState, str]:
+        """(state, not_ready reason or '')."""
+        a = self._agent(agent_id)
+        return a.state, a.reason
+
+    def call_state(self, call_id: str) -> str | None:
+        """'waiting', 'ringing', 'talking' or None once the call is over for the ACD."""
+        c = self._calls.get(call_id)
+        return c.state if c else None
+
+    def call_agent(self, call_id: str) -> str | None:
+        c = self._calls.get(call_id)
+        return c.agent if c else None
+
+    def call_queue(self, call_id: str) -> str | None:
+        c = self._calls.get(call_id)
+        return c.queue if c else None
+
+    def queue_length(self, queue: str) -> int:
+        return self._waiting_count[queue]
+
+    def waiting_calls(self, queue: str) -> list[str]:
+        """The queue's waiting calls in order (for wallboards and tests; O(n log n))."""
+        self._queue_spec(queue)
+        return [cid for _, cid in sorted(self._queue_entries(queue))]
+
+    def ready_agents(self, queue: str) -> list[str]:
+        """Ready agents that may get an offer now, in the queue's strategy order."""
+        return list(self._ready[self._queue_spec(queue).name])
+
+    def position(self, call_id: str) -> int:
+        """1 = next in its queue. O(calls in the queue): for announcements, not for routing."""
+        c = self._call(call_id)
+        if c.state != WAITING:
+            return 0
+        return 1 + sum(1 for key, _ in self._queue_entries(c.queue) if key < c.key)
+
+    def expected_wait(self, call_id: str) -> float:
+        """Seconds: place x average handle time / agents staffing the queue."""
+        c = self._call(call_id)
+        if c.state != WAITING:
+            return 0.0
+        staffed = sum(
+            1
+            for aid in self._members[c.queue]
+            if self._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY)
+        )
+        return self.position(call_id) * self._handle_time[c.queue] / max(1, staffed)
+
+    # ----------------------------------------------------------------------------------- agents
+
+    def _on_logged_in(self, e: ev.AgentLoggedIn, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        self._change(a, AgentInput.LOGIN, "login", e.at, "agent", out)
+
+    def _on_ready(self, e: ev.AgentReady, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        next_state(a.id, a.state, AgentInput.READY)
+        self._check_shift(a, e.at)
+        if a.state is READY:
+            return  # repeated ready: nothing changes
+        self._change(a, AgentInput.READY, "", e.at, "agent", out)
+        self._dispatch_agent(a, e.at, out)
+
+    def _on_not_ready(self, e: ev.AgentNotReady, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        self._change(a, AgentInput.NOT_READY, e.reason, e.at, "agent", out)
+
+    def _on_logged_out(self, e: ev.AgentLoggedOut, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        self._change(a, AgentInput.LOGOUT, "logout", e.at, "agent", out)
+
+    def _on_force(self, e: ev.ForceAgentState, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        inp = FORCE_INPUTS.get(e.state)
+        if inp is None:
+            raise WrongCallState(f"a supervisor cannot force state {e.state.value!r}")
+        next_state(a.id, a.state, inp)  # raise before any check has side effects
+        if e.state is READY:
+            self._check_shift(a, e.at)
+        reason = e.reason if e.state is AgentState.NOT_READY else e.reason or "forced"
+        self._change(a, inp, reason, e.at, e.by, out)
+        if a.state is READY:
+            self._dispatch_agent(a, e.at, out)
+
+    def _check_shift(self, a: AgentRecord, at: datetime) -> None:
+        if self.shifts is not None and not self.shifts.ready_allowed(a.id, at):
+            raise NotOnShift(f"agent {a.id!r} is not on shift at {at.isoformat()}")
+
+    def _change(self, a: AgentRecord, inp: AgentInput, reason: str, at: datetime, by: str, out: Out) -> None:
+        """Apply one row of the agent table (raises before touching anything), keep the indexes and
+        the wrap-up timer in step, and write the audit record."""
+        old = a.state
+        new = next_state(a.id, old, inp)
+        new_reason = reason if new is AgentState.NOT_READY else ""
+        if old is new and a.reason == new_reason:
+            return
+        if old is READY:
+            self._unindex(a)
+        if old is AgentState.WRAP_UP and a.wrap_key is not None:
+            out.append(CancelTimer(a.wrap_key))
+            a.wrap_key = None
+        a.state = new
+        a.reason = new_reason
+        if new is READY:
+            if old is not AgentState.RESERVED:  # a caller who hung up while ringing costs no place
+                a.idle_since = at.timestamp()
+            self._index(a, at, out)
+        elif new is AgentState.LOGGED_OUT:
+            a.closing = False
+            a.logout_pending = False
+            self._release_preferred(a, at, out)
+        out.append(AgentStateChanged(a.id, old, new, reason, at, by))
+
+    def _index(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        if self.shifts is not None:
+            close = self.shifts.offers_close_at(a.id, at)
+            if not self.shifts.ready_allowed(a.id, at) or (close is not None and close <= at):
+                self._start_closing(a, at, out)
+                return
+            a.closing = False
+            if close is not None:
+                out.append(StartTimer(("close", a.id, str(next(self._timer_ids))), close))
+        for q in a.queues:
+            spec = self.queues[q]
+            s = spec.strategy
+            if s is Strategy.LONGEST_IDLE:
+                self._ready[q].add(a.id, a.idle_since, 0.0)
+            elif s is Strategy.FEWEST_CALLS:
+                self._ready[q].add(a.id, a.calls_today, a.idle_since)
+            elif s is Strategy.ROUND_ROBIN:
+                self._ready[q].add(a.id, a.last_offer.get(q, 0), a.idle_since)
+            else:
+                self._ready[q].add(a.id, -a.skills.get(spec.rank_skill, 0), a.idle_since)
+
+    def _unindex(self, a: AgentRecord) -> None:
+        for q in a.queues:
+            self._ready[q].remove(a.id)
+
+    # ----------------------------------------------------------------------------------- calls
+
+    def _on_queued(self, e: ev.CallQueued, out: Out) -> None:
+        spec = self._queue_spec(e.queue)
+        known = self._calls.get(e.call_id)
+        if known is not None:
+            if known.state == WAITING:
+                return  # the dialplan's CcHold after a failed ring: the call already has its place back
+            raise DuplicateCall(f"call {e.call_id!r} is already {known.state}")
+        if e.preferred_agent is not None:
+            self._agent(e.preferred_agent)
+        entered = e.entered_at or e.at
+        key = (-e.priority, entered.timestamp(), next(self._arrivals))
+        c = CallRecord(e.call_id, spec.name, key, e.skills, entered, e.at)
+        self._calls[c.id] = c
+        if e.preferred_agent is not None and e.prefer_until is not None and e.prefer_until > e.at:
+            c.preferred = e.preferred_agent
+            self._agents[c.preferred].preferred_calls.add(c.id)
+            self._timer(c, ("prefer", c.id), e.prefer_until, out)
+        self._enter_queue(c, e.at, out, check_length=True)
+
+    def _enter_queue(self, c: CallRecord, at: datetime, out: Out, *, check_length: bool = False) -> None:
+        """The call starts waiting in c.queue: timers, then an agent if one is free, else the fallback
+        if the queue is full."""
+        spec = self.queues[c.queue]
+        c.queue_since = at
+        if spec.max_wait is not None and not c.callback:
+            since = c.entered if c.fallbacks == 0 else at
+            self._timer(c, ("maxwait", c.id), since + timedelta(seconds=spec.max_wait), out)
+        if spec.escalation:
+            self._timer(
+                c, ("escalate", c.id, "0"), at + timedelta(seconds=spec.escalation[0].after_seconds), out
+            )
+        full = spec.max_length is not None and self._waiting_count[c.queue] >= spec.max_length
+        self._wait(c)
+        self._dispatch_call(c, at, out)
+        if c.state == WAITING and check_length and full:
+            self._fallback(c, "max_length", at, out)
+        elif c.state == WAITING and spec.announce:
+            out.append(Announce(c.id, self.position(c.id), self.expected_wait(c.id)))
+
+    def _wait(self, c: CallRecord) -> None:
+        """Put the call in its queue's index at its own place (kept from its first entry)."""
+        c.state = WAITING
+        c.agent = None
+        c.version += 1
+        self._waiting_count[c.queue] += 1
+        if c.preferred is None:
+            self._waiting[c.queue].push(c.skills, c.key, c.id, c.version)
+
+    def _unwait(self, c: CallRecord) -> None:
+        c.version += 1  # its heap entry is stale from now on
+        self._waiting_count[c.queue] -= 1
+
+    def _on_left(self, e: ev.CallLeft, out: Out) -> None:
+        c = self._call(e.call_id)
+        if c.state == WAITING:
+            if c.callback:
+                return  # virtual hold: the caller hung up on purpose and keeps the place
+            self._unwait(c)
+            self._finish(c, "abandoned_queue", e.at, out)
+        elif c.state == RINGING:
+            a = self._agents[c.agent or ""]
+            next_state(a.id, a.state, AgentInput.CALLER_LEFT)
+            a.call = None
+            self._change(a, AgentInput.CALLER_LEFT, "caller_left", e.at, "system", out)
+            self._finish(c, "abandoned_ringing", e.at, out)
+            self._after_call(a, e.at, out)
+        else:
+            self._on_ended(ev.CallEnded(e.at, e.call_id), out)
+
+    def _on_answered(self, e: ev.OfferAnswered, out: Out) -> None:
+        c, a = self._ringing(e.call_id, e.agent_id)
+        self._change(a, AgentInput.ANSWER, "answered", e.at, "system", out)
+        a.calls_today += 1
+        c.state = TALKING
+        c.queue_since = e.at  # from now on: when the talk began (for the handle-time average)
+        self._finish(c, "answered", e.at, out, keep=True)
+
+    def _on_offer_failed(self, e: ev.OfferFailed, out: Out) -> None:
+        c, a = self._ringing(e.call_id, e.agent_id)
+        self._change(a, AgentInput.RING_FAILED, RING_FAILURE_REASONS[e.reason], e.at, "system", out)
+        a.call = None
+        if a.logout_pending:
+            self._change(a, AgentInput.LOGOUT, "shift_end", e.at, "system", out)
+        if c.preferred is not None:
+            self._drop_preference(c)
+        self._wait(c)  # back at its old place: the key did not change
+        self._dispatch_call(c, e.at, out)
+
+    def _on_ended(self, e: ev.CallEnded, out: Out) -> None:
+        c = self._call(e.call_id)
+        if c.state != TALKING:
+            raise WrongCallState(f"call {c.id!r} is {c.state}, not talking")
+        a = self._agents[c.agent or ""]
+        self._change(a, AgentInput.CALL_ENDED, "call_ended", e.at, "system", out)
+        a.call = None
+        del self._calls[c.id]
+        # Handle time (talk + wrap-up) as a moving average, for expected-wait announcements.
+        handled = (e.at - c.queue_since).total_seconds() + self.queues[c.queue].wrapup_seconds
+        self._handle_time[c.queue] += 0.1 * (handled - self._handle_time[c.queue])
+        self._start_wrapup(a, c.queue, e.at, out)
+
+    def _on_transferred(self, e: ev.CallTransferred, out: Out) -> None:
+        c = self._call(e.call_id)
+        if c.state != TALKING:
+            raise WrongCallState(f"call {c.id!r} is {c.state}, not talking")
+        old = self._agents[c.agent or ""]
+        new = self._agent(e.agent_id)
+        next_state(new.id, new.state, AgentInput.TRANSFER_IN)
+        self._change(new, AgentInput.TRANSFER_IN, "transfer", e.at, "system", out)
+        new.call = c.id
+        self._change(old, AgentInput.CALL_ENDED, "transferred", e.at, "system", out)
+        old.call = None
+        c.agent = new.id
+        self._start_wrapup(old, c.queue, e.at, out)
+
+    def _start_wrapup(self, a: AgentRecord, queue: str, at: datetime, out: Out) -> None:
+        seconds = self.queues[queue].wrapup_seconds
+        if seconds > 0:
+            a.wrap_key = ("wrapup", a.id, str(next(self._timer_ids)))
+            out.append(StartTimer(a.wrap_key, at + timedelta(seconds=seconds)))
+        else:
+            self._wrapup_done(a, at, out)
+
+    def _wrapup_done(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        a.wrap_key = None
+        if a.logout_pending:
+            self._change(a, AgentInput.LOGOUT, "shift_end", at, "system", out)
+            return
+        self._change(a, AgentInput.WRAPUP_DONE, "wrapup_done", at, "system", out)
+        self._dispatch_agent(a, at, out)
+
+    def _after_call(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        """The agent is ready again without having talked (the caller left while ringing)."""
+        if a.logout_pending:
+            self._change(a, AgentInput.LOGOUT, "shift_end", at, "system", out)
+        else:
+            self._dispatch_agent(a, at, out)
+
+    def _finish(self, c: CallRecord, outcome: str, at: datetime, out: Out, *, keep: bool = False) -> None:
+        """The call's one outcome. ``keep``: the call stays known (answered, until CallEnded)."""
+        for key in sorted(c.timers):
+            out.append(CancelTimer(key))
+        c.timers.clear()
+        if c.preferred is not None:
+            self._drop_preference(c)
+        if not keep:
+            del self._calls[c.id]
+        out.append(CallOutcome(c.id, outcome, at, c.queue, c.agent, (at - c.entered).total_seconds()))
+
+    def _on_callback(self, e: ev.CallbackRequested, out: Out) -> None:
+        c = self._call(e.call_id)
+        if c.state != WAITING:
+            raise WrongCallState(f"call {c.id!r} is {c.state}: only a waiting call can ask for a callback")
+        c.callback = True
+        key = ("maxwait", c.id)
+        if key in c.timers:  # a virtual caller no longer hears the hold music: no max wait
+            c.timers.discard(key)
+            out.append(CancelTimer(key))
+
+    def _on_move(self, e: ev.MoveCall, out: Out) -> None:
+        c = self._call(e.call_id)
+        self._queue_spec(e.queue)
+        if e.queue == c.queue:
+            return
+        self._move(c, e.queue, "supervisor", e.at, out, by=e.by)
+
+    def _move(
+        self, c: CallRecord, queue: str, reason: str, at: datetime, out: Out, by: str = "system"
+    ) -> None:
+        old = c.queue
+        if c.state == WAITING:
+            self._unwait(c)
+            for key in [k for k in c.timers if k[0] in ("maxwait", "escalate")]:
+                c.timers.discard(key)
+                out.append(CancelTimer(key))
+            c.queue = queue
+            out.append(CallMoved(c.id, old, queue, reason, at, by))
+            self._enter_queue(c, at, out)
+        else:
+            c.queue = queue  # ringing or talking: it counts for the new queue from now on
+            out.append(CallMoved(c.id, old, queue, reason, at, by))
+
+    def _on_priority(self, e: ev.SetCallPriority, out: Out) -> None:
+        c = self._call(e.call_id)
+        c.key = (-e.priority, c.key[1], c.key[2])
+        if c.state == WAITING:
+            self._unwait(c)
+            self._wait(c)
+            self._dispatch_call(c, e.at, out)
+
+    # ----------------------------------------------------------------------------------- timers
+
+    def _timer(self, c: CallRecord, key: tuple[str, ...], due: datetime, out: Out) -> None:
+        c.timers.add(key)
+        out.append(StartTimer(key, due))
+
+    def _on_timer(self, e: ev.TimerFired, out: Out) -> None:
+        kind = e.key[0]
+        if kind == "wrapup":
+            a = self._agents.get(e.key[1])
+            if a is not None and a.wrap_key == e.key and a.state is AgentState.WRAP_UP:
+                self._wrapup_done(a, e.at, out)
+        elif kind == "close":
+            a = self._agents.get(e.key[1])
+            if a is not None and a.state is not AgentState.LOGGED_OUT and not a.closing:
+                if a.state is READY:
+                    self._unindex(a)
+                self._start_closing(a, e.at, out)  # on a call too: the logout waits for its end
+        elif kind == "logout":
+            a = self._agents.get(e.key[1])
+            if a is not None:
+                self._shift_logout(a, e.at, out)
+        else:
+            c = self._calls.get(e.key[1]) if len(e.key) > 1 else None
+            if c is None or e.key not in c.timers:
+                return  # stale: the call is gone or the timer was replaced
+            c.timers.discard(e.key)
+            if kind == "maxwait" and c.state == WAITING:
+                self._fallback(c, "max_wait", e.at, out)
+            elif kind == "escalate" and c.state == WAITING:
+                self._escalate(c, int(e.key[2]), e.at, out)
+            elif kind == "prefer" and c.preferred is not None:
+                self._drop_preference(c)
+                if c.state == WAITING:
+                    self._waiting[c.queue].push(c.skills, c.key, c.id, c.version)
+                    self._dispatch_call(c, e.at, out)
+
+    def _start_closing(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        """The last minutes of a shift: no new offers; log out at the end plus grace."""
+        a.closing = True
+        assert self.shifts is not None
+        due = self.shifts.logout_at(a.id, at)
+        if due is not None:
+            out.append(StartTimer(("logout", a.id, str(next(self._timer_ids))), max(due, at)))
+
+    def _shift_logout(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        if self.shifts is not None and self.shifts.ready_allowed(a.id, at) and not a.closing:
+            return  # a new shift began meanwhile
+        if a.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            a.logout_pending = True  # a call in progress is never cut
+        elif a.state is not AgentState.LOGGED_OUT:
+            self._change(a, AgentInput.LOGOUT, "shift_end", at, "system", out)
+
+    def _escalate(self, c: CallRecord, step: int, at: datetime, out: Out) -> None:
+        spec = self.queues[c.queue]
+        s = spec.escalation[step]
+        if s.relax_levels:
+            relaxed = tuple((n, lvl - s.relax_levels) for n, lvl in c.skills if lvl - s.relax_levels > 0)
+            self._unwait(c)
+            c.skills = relaxed
+            self._wait(c)
+        if s.overflow_to and s.overflow_to != c.queue:
+            self._move(c, s.overflow_to, "escalation", at, out)
+            return
+        if step + 1 < len(spec.escalation):
+            nxt = spec.escalation[step + 1]
+            due = c.queue_since + timedelta(seconds=nxt.after_seconds)
+            self._timer(c, ("escalate", c.id, str(step + 1)), due, out)
+        self._dispatch_call(c, at, out)
+
+    def _fallback(self, c: CallRecord, why: str, at: datetime, out: Out) -> None:
+        fb = self.queues[c.queue].fallback
+        if fb.kind == "queue" and fb.target and fb.target != c.queue and c.fallbacks == 0:
+            c.fallbacks += 1
+            self._move(c, fb.target, why, at, out)
+            return
+        self._unwait(c)
+        outcome = {"callback": "fallback_callback", "overflow": "overflowed"}.get(
+            fb.kind, "fallback_voicemail"
+        )
+        self._finish(c, outcome, at, out)
+
+    # ----------------------------------------------------------------------------------- routing
+
+    def _dispatch_call(self, c: CallRecord, at: datetime, out: Out) -> None:
+        """A call just started waiting: give it to the best ready agent, if any may take it."""
+        if c.preferred is not None:
+            a = self._agents[c.preferred]
+            if a.state is READY and not a.closing:
+                self._offer(c, a, at, out)
+            return
+        agents = self._agents
+        skills = c.skills
+        for aid in self._ready[c.queue]:
+            a = agents[aid]
+            if a.meets(skills):
+                self._offer(c, a, at, out)
+                return
+
+    def _dispatch_agent(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        """An agent just became ready: the highest-priority, longest-waiting call it may take across
+        its queues (its preferred callers count as in its queues)."""
+        if a.state is not READY or a.closing:
+            return
+        best = None
+        best_id = ""
+        calls = self._calls
+        is_live = self._is_live
+        for q in a.queues:
+            for skills, heap in self._waiting[q].heaps.items():
+                if heap and a.meets(skills):
+                    head = WaitingCalls.head(heap, is_live)
+                    if head is not None and (best is None or head[0] < best):
+                        best, best_id = head
+        for cid in a.preferred_calls:
+            pc = calls[cid]
+            if pc.state == WAITING and (best is None or pc.key < best):
+                best, best_id = pc.key, cid
+        if best is not None:
+            self._offer(calls[best_id], a, at, out)
+
+    def _is_live(self, call_id: str, version: int) -> bool:
+        c = self._calls.get(call_id)
+        return c is not None and c.version == version and c.state == WAITING
+
+    def _offer(self, c: CallRecord, a: AgentRecord, at: datetime, out: Out) -> None:
+        self._change(a, AgentInput.OFFER, "offer", at, "system", out)
+        a.call = c.id
+        a.last_offer[c.queue] = next(self._offers)
+        self._unwait(c)
+        c.state = RINGING
+        c.agent = a.id
+        if c.callback:
+            out.append(PlaceCallback(c.id, a.id, c.queue, at))
+        else:
+            out.append(OfferCall(c.id, a.id, c.queue, at))
+
+    # ----------------------------------------------------------------------------------- helpers
+
+    def _release_preferred(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        """An agent who logs out no longer holds calls that preferred them."""
+        for cid in sorted(a.preferred_calls):
+            c = self._calls[cid]
+            self._drop_preference(c)
+            if c.state == WAITING:
+                self._waiting[c.queue].push(c.skills, c.key, c.id, c.version)
+                self._dispatch_call(c, at, out)
+
+    def _drop_preference(self, c: CallRecord) -> None:
+        if c.preferred is not None:
+            self._agents[c.preferred].preferred_calls.discard(c.id)
+            c.preferred = None
+            c.timers.discard(("prefer", c.id))
+
+    def _queue_entries(self, queue: str) -> list[tuple[tuple[int, float, int], str]]:
+        entries = list(self._waiting[queue].live(self._is_live))
+        entries += [
+            (c.key, c.id)
+            for c in self._calls.values()
+            if c.queue == queue and c.state == WAITING and c.preferred is not None
+        ]
+        return entries
+
+    def _new_day(self, at: datetime) -> None:
+        local = at.astimezone(self._tz)
+        midnight = datetime(local.year, local.month, local.day, tzinfo=self._tz) + timedelta(days=1)
+        self._day_end = midnight.timestamp()
+        for a in self._agents.values():
+            a.calls_today = 0
+        for q, spec in self.queues.items():
+            if spec.strategy is Strategy.FEWEST_CALLS:
+                ready = self._ready[q]
+                for aid in list(ready):
+                    ready.add(aid, 0, self._agents[aid].idle_since)
+
+    def _agent(self, agent_id: str) -> AgentRecord:
+        a = self._agents.get(agent_id)
+        if a is None:
+            raise UnknownAgent(f"unknown agent {agent_id!r}")
+        return a
+
+    def _call(self, call_id: str) -> CallRecord:
+        c = self._calls.get(call_id)
+        if c is None:
+            raise UnknownCall(f"unknown call {call_id!r}")
+        return c
+
+    def _queue_spec(self, name: str) -> QueueSpec:
+        spec = self.queues.get(name)
+        if spec is None:
+            raise UnknownQueue(f"unknown queue {name!r}")
+        return spec
+
+    def _ringing(self, call_id: str, agent_id: str) -> tuple[CallRecord, AgentRecord]:
+        c = self._call(call_id)
+        a = self._agent(agent_id)
+        if c.state != RINGING or c.agent != agent_id:
+            raise WrongCallState(f"call {call_id!r} is not ringing at agent {agent_id!r}")
+        return c, a

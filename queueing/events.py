@@ -1,0 +1,280 @@
+"""Events the engine receives: frozen dataclasses named as domain nouns, validated on creation.
+
+Every event carries ``at``, a timezone-aware UTC datetime: the engine never reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agents.state import NOT_READY_REASONS, RING_FAILURE_REASONS, AgentState
+
+Skills = tuple[tuple[str, int], ...]
+
+
+class EventError(ValueError):
+    """An event built with a value the engine cannot accept."""
+
+
+_ZERO = timedelta(0)
+
+
+def _check_at(name: str, at: Any) -> None:
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() != _ZERO:
+        raise EventError(f"{name} must be a timezone-aware UTC datetime, got {at!r}")
+
+
+def _check_id(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise EventError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def normalize_skills(skills: Any) -> Skills:
+    """(skill, min_level) pairs (or a dict) -> a sorted tuple; one entry per skill."""
+    pairs = skills.items() if isinstance(skills, dict) else skills
+    out: dict[str, int] = {}
+    for pair in pairs:
+        name, level = pair
+        if not isinstance(name, str) or not name or not isinstance(level, int) or level < 0:
+            raise EventError(f"skill requirement {pair!r}: expected (name, level >= 0)")
+        out[name] = max(level, out.get(name, 0))
+    return tuple(sorted(out.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn:
+    at: datetime
+    agent_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("agent_id", self.agent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady:
+    at: datetime
+    agent_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("agent_id", self.agent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNotReady:
+    at: datetime
+    agent_id: str
+    reason: str = "other"
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("agent_id", self.agent_id)
+        if self.reason not in NOT_READY_REASONS:
+            raise EventError(f"not_ready reason {self.reason!r}: one of {sorted(NOT_READY_REASONS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut:
+    at: datetime
+    agent_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("agent_id", self.agent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued:
+    """A caller starts waiting in ``queue``. ``entered_at`` is the original entry time (after a daemon
+    restart, say) and decides the call's place; ``preferred_agent`` gets the call first until
+    ``prefer_until`` (a returning caller with an open ticket)."""
+
+    at: datetime
+    call_id: str
+    queue: str
+    priority: int = 0
+    skills: Skills = ()
+    caller: str = ""
+    entered_at: datetime | None = None
+    preferred_agent: str | None = None
+    prefer_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+        _check_id("queue", self.queue)
+        if not isinstance(self.priority, int):
+            raise EventError(f"priority must be an int, got {self.priority!r}")
+        object.__setattr__(self, "skills", normalize_skills(self.skills))
+        if self.entered_at is not None:
+            _check_at("entered_at", self.entered_at)
+            if self.entered_at > self.at:
+                raise EventError("entered_at must not be after at")
+        if (self.preferred_agent is None) != (self.prefer_until is None):
+            raise EventError("preferred_agent and prefer_until go together")
+        if self.prefer_until is not None:
+            _check_at("prefer_until", self.prefer_until)
+            _check_id("preferred_agent", self.preferred_agent)
+
+
+@dataclass(frozen=True, slots=True)
+class CallLeft:
+    """The caller hung up while waiting or ringing (after a callback request this is expected and kept)."""
+
+    at: datetime
+    call_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswered:
+    at: datetime
+    call_id: str
+    agent_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+        _check_id("agent_id", self.agent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed:
+    at: datetime
+    call_id: str
+    agent_id: str
+    reason: str = "noanswer"  # noanswer | busy | congestion | failed
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+        _check_id("agent_id", self.agent_id)
+        if self.reason not in RING_FAILURE_REASONS:
+            raise EventError(f"offer failure reason {self.reason!r}: one of {sorted(RING_FAILURE_REASONS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """Talk is over: the agent goes to wrap-up."""
+
+    at: datetime
+    call_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """A talking call moves to ``agent_id``: the first agent wraps up, the call keeps its queue (and so
+    the queue's wrap-up time follows it)."""
+
+    at: datetime
+    call_id: str
+    agent_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+        _check_id("agent_id", self.agent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    at: datetime
+    key: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        if not isinstance(self.key, tuple) or not self.key:
+            raise EventError(f"timer key must be a non-empty tuple, got {self.key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ForceAgentState:
+    """A supervisor sets an agent's state: ready, not_ready (with reason) or logged_out."""
+
+    at: datetime
+    agent_id: str
+    state: AgentState
+    reason: str
+    by: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("agent_id", self.agent_id)
+        _check_id("by", self.by)
+        if not isinstance(self.state, AgentState):
+            try:
+                object.__setattr__(self, "state", AgentState(self.state))
+            except ValueError:
+                raise EventError(f"unknown agent state {self.state!r}") from None
+        if self.state is AgentState.NOT_READY and self.reason not in NOT_READY_REASONS:
+            raise EventError(f"not_ready reason {self.reason!r}: one of {sorted(NOT_READY_REASONS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class MoveCall:
+    at: datetime
+    call_id: str
+    queue: str
+    by: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+        _check_id("queue", self.queue)
+        _check_id("by", self.by)
+
+
+@dataclass(frozen=True, slots=True)
+class SetCallPriority:
+    at: datetime
+    call_id: str
+    priority: int
+    by: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+        _check_id("by", self.by)
+        if not isinstance(self.priority, int):
+            raise EventError(f"priority must be an int, got {self.priority!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """Virtual hold: the caller hangs up and keeps the place; at the head the engine places a callback."""
+
+    at: datetime
+    call_id: str
+
+    def __post_init__(self) -> None:
+        _check_at("at", self.at)
+        _check_id("call_id", self.call_id)
+
+
+Event = (
+    AgentLoggedIn
+    | AgentReady
+    | AgentNotReady
+    | AgentLoggedOut
+    | CallQueued
+    | CallLeft
+    | OfferAnswered
+    | OfferFailed
+    | CallEnded
+    | CallTransferred
+    | TimerFired
+    | ForceAgentState
+    | MoveCall
+    | SetCallPriority
+    | CallbackRequested
+)
