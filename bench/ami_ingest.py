@@ -98,7 +98,8 @@ def serve(source: str, events: int) -> None:
             for line in got.split(b"\r\n"):
                 if line.lower().startswith(b"actionid:"):
                     action_id = line.split(b":", 1)[1].strip()
-            conn.sendall(b"Response: Success\r\nActionID: " + action_id + b"\r\nMessage: Authentication accepted\r\n\r\n")
+            ok = b"Response: Success\r\nActionID: " + action_id + b"\r\nMessage: Authenticated\r\n\r\n"
+            conn.sendall(ok)
             conn.sendall(head)
             for _ in range(repeats):
                 conn.sendall(body)
@@ -159,7 +160,10 @@ class ReaderTracker(_Counting):
         self._progress(len(msgs))
 
 
-async def run_protocol(factory: Callable[[int, asyncio.Future[float]], _Counting], port: int, n: int) -> float:
+Factory = Callable[[int, asyncio.Future[float]], _Counting]
+
+
+async def run_protocol(factory: Factory, port: int, n: int) -> float:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[float] = loop.create_future()
     t0 = time.perf_counter()
@@ -183,7 +187,8 @@ async def run_panoramisk(port: int, n: int) -> float:
             done.set_result(time.perf_counter())
 
     manager = Manager(
-        loop=loop, host="127.0.0.1", port=port, username=USER, secret=SECRET, ping_delay=3600, ping_interval=3600
+        loop=loop, host="127.0.0.1", port=port, username=USER, secret=SECRET, ping_delay=3600,
+        ping_interval=3600,
     )
     manager.register_event("*", on_event)
     t0 = time.perf_counter()
@@ -245,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         serve(sources[0], args.events)
         return 0
     results: dict[str, Any] = {"events_target": args.events, "repeats": args.repeats, "runs": {}}
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; events/s, median [min-max] of {args.repeats}")
+    version = sys.version.split()[0]
+    print(f"python {version}, {os.cpu_count()} CPUs; events/s, median [min-max] of {args.repeats}")
     for source in sources:
         proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", "--source", source, "--events", str(args.events)],
@@ -260,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 rates = [measure(port, n, which) for _ in range(args.repeats)]
                 med = statistics.median(rates)
                 results["runs"][f"{source}/{which}"] = {"events": n, "rates": rates, "median": med}
-                print(f"{source:9} {which:13} {n:>9} events  {med:>10,.0f} /s  [{min(rates):,.0f}-{max(rates):,.0f}]")
+                spread = f"[{min(rates):,.0f}-{max(rates):,.0f}]"
+                print(f"{source:9} {which:13} {n:>9} events  {med:>10,.0f} /s  {spread}")
         finally:
             proc.terminate()
             proc.wait()

@@ -60,7 +60,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     return load_config_text(text, path, environ)
 
 
-def load_config_text(text: str, path: str | Path = "<config>", environ: Mapping[str, str] | None = None) -> Config:
+def load_config_text(
+    text: str, path: str | Path = "<config>", environ: Mapping[str, str] | None = None
+) -> Config:
     lines: dict[Loc, int] = {}
     try:
         data, lines = parse(text)
@@ -68,7 +70,9 @@ def load_config_text(text: str, path: str | Path = "<config>", environ: Mapping[
     except SourceError as exc:
         raise ConfigError(path, [_from_source(i, lines) for i in exc.issues]) from None
     if not isinstance(data, dict):
-        raise ConfigError(path, [ConfigIssue("", "expected a mapping of sections (centre, ami, queues, ...)", 1)])
+        raise ConfigError(
+            path, [ConfigIssue("", "expected a mapping of sections (centre, ami, queues, ...)", 1)]
+        )
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -123,6 +127,8 @@ def _data_loc(loc: tuple[str | int, ...], data: Any) -> Loc:
     out: list[str | int] = []
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
+        if part == "[key]":  # pydantic's marker for an invalid mapping key: the path already names it
+            continue
         if isinstance(data, dict) and str(part) in data:
             out.append(str(part))
             data = data[str(part)]
@@ -162,6 +168,8 @@ def _message(error: Any, raw_loc: tuple[str | int, ...], loc: Loc) -> str:
             message += f"; expected one of: {', '.join(allowed)}"
         return message
     message = str(error["msg"]).removeprefix("Value error, ")
+    if raw_loc and raw_loc[-1] == "[key]":
+        message = f"bad key: {message}"
     value = error.get("input")
     if isinstance(value, dict | list) or kind.startswith("union_tag"):
         return message
@@ -170,6 +178,8 @@ def _message(error: Any, raw_loc: tuple[str | int, ...], loc: Loc) -> str:
             return f"{message} (got {mask_url(value)!r})"
         return message  # never echo a secret
     shown = repr(value)
+    if shown in message:
+        return message
     return f"{message} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
 
 

@@ -174,3 +174,52 @@ def test_large_but_complete_feed_is_fine() -> None:
 
 def test_transcript_dir_exists() -> None:
     assert TRANSCRIPT_DIR.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("frame", "headers"),
+    [
+        (b"Event: A\r\nKey:v\r\nEmpty:\r\nSp: \r\nC: a: b", [("Event", "A"), ("Key", "v"), ("Empty", ""),
+                                                             ("Sp", ""), ("C", "a: b")]),
+        (b"Event: A\r\nX:  two spaces", [("Event", "A"), ("X", " two spaces")]),
+        (b"Event: A\r\nLone\nLF: v", [("Event", "A"), ("Lone\nLF", "v")]),
+        (b" Event: A", None),
+        (b"Event : A", None),
+        (b"Event: A\r\n: no name", None),
+        (b"Event: A\r\nno colon", None),
+    ],
+)
+def test_frame_line_rules(frame: bytes, headers: list[tuple[str, str]] | None) -> None:
+    reader = AmiReader(expect_banner=False)
+    got = reader.feed(frame + b"\r\n\r\n")
+    if headers is None:
+        assert got == [] and reader.bad_count == 1
+    else:
+        assert [m.headers for m in got] == [headers] and reader.bad_count == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=8), st.text(max_size=12)), min_size=1, max_size=6))
+def test_parse_matches_the_line_rule(pairs: list[tuple[str, str]]) -> None:
+    # Reference rule: split at the first ':', the name non-empty with no space at its ends,
+    # one optional space dropped from the value.
+    lines = [f"{k}: {v}" for k, v in pairs]
+    text = "\r\n".join(lines)
+    if "\r\n\r\n" in text or text.startswith("\r\n") or text.endswith("\r\n"):
+        return  # an empty line ends a frame: not a single-frame case
+    if "\r" in text.replace("\r\n", ""):
+        return
+    want: list[tuple[str, str]] | None = []
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(":")
+        if not sep or not key or key != key.strip():
+            want = None
+            break
+        assert want is not None
+        want.append((key, value[1:] if value.startswith(" ") else value))
+    reader = AmiReader(expect_banner=False)
+    got = reader.feed(text.encode() + b"\r\n\r\n")
+    if want is None:
+        assert reader.bad_count == 1
+    else:
+        assert [m.headers for m in got] == [want]

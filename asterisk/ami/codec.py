@@ -13,6 +13,7 @@ first occurrence wins; every occurrence stays available in order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -52,12 +53,14 @@ class Message:
 
     def __init__(self, headers: list[tuple[str, str]]) -> None:
         self.headers = headers
-        index: dict[str, str] = {}
-        for k, v in headers:
-            lk = k.lower()
-            if lk not in index:
-                index[lk] = v
-        self._index = index
+        # Built on the first lookup: most events (CEL, VarSet...) are never looked into, and the
+        # index costs as much as parsing.
+        self._index: dict[str, str] | None = None
+
+    def _build_index(self) -> dict[str, str]:
+        # Back to front so that the first occurrence of a repeated name wins.
+        index = self._index = {k.lower(): v for k, v in reversed(self.headers)}
+        return index
 
     @classmethod
     def build(
@@ -92,15 +95,15 @@ class Message:
     # -- lookup
     def __getitem__(self, name: str) -> str:
         try:
-            return self._index[name.lower()]
+            return (self._index or self._build_index())[name.lower()]
         except KeyError:
             raise MissingHeader(name, self) from None
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return self._index.get(name.lower(), default)
+        return (self._index or self._build_index()).get(name.lower(), default)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
+        return isinstance(name, str) and name.lower() in (self._index or self._build_index())
 
     def getall(self, name: str) -> list[str]:
         lk = name.lower()
@@ -150,9 +153,21 @@ class BadFrame:
     raw: bytes
 
 
+#: One whole ``Name: value`` line: a name with no colon and no space at either end, an optional
+#: single space, the value. Anchored at line starts so a bad line can never match half-way.
+_HEADER_LINE = re.compile(r"^([^:\s](?:[^:\r\n]*[^:\s])?): ?([^\r\n]*)\r\n", re.M)
+
+
 def parse_frame(raw: bytes) -> Message | BadFrame:
     text = raw.decode("utf-8", errors="replace")
-    headers: list[tuple[str, str]] = []
+    # Fast path (the reader's hot loop): one C-level scan; valid only if every line matched.
+    # A lone LF would let '^' match inside a line, so such a frame takes the slow path.
+    lines = text.count("\r\n") + 1
+    if text.count("\n") == lines - 1:
+        headers: list[tuple[str, str]] = _HEADER_LINE.findall(text + "\r\n")
+        if len(headers) == lines:
+            return Message(headers)
+    headers = []
     for line in text.split("\r\n"):
         key, sep, value = line.partition(":")
         if not sep or not key or key != key.strip():

@@ -27,12 +27,20 @@ MAX_BUFFERED = 16 * 1024 * 1024
 
 #: write permission an action needs (any one of), as in Asterisk 22's manager.c registrations.
 ACTION_PERMS: dict[str, frozenset[str]] = {
-    "login": frozenset(), "logoff": frozenset(), "challenge": frozenset(), "ping": frozenset(),
-    "originate": frozenset({"originate"}), "redirect": frozenset({"call"}),
-    "hangup": frozenset({"system", "call"}), "setvar": frozenset({"call"}),
-    "getvar": frozenset({"call", "reporting"}), "coreshowchannels": frozenset({"system", "reporting"}),
-    "status": frozenset({"system", "call", "reporting"}), "userevent": frozenset({"user"}),
-    "command": frozenset({"command"}), "corestatus": frozenset({"system", "reporting"}),
+    "login": frozenset(),
+    "logoff": frozenset(),
+    "challenge": frozenset(),
+    "ping": frozenset(),
+    "originate": frozenset({"originate"}),
+    "redirect": frozenset({"call"}),
+    "hangup": frozenset({"system", "call"}),
+    "setvar": frozenset({"call"}),
+    "getvar": frozenset({"call", "reporting"}),
+    "coreshowchannels": frozenset({"system", "reporting"}),
+    "status": frozenset({"system", "call", "reporting"}),
+    "userevent": frozenset({"user"}),
+    "command": frozenset({"command"}),
+    "corestatus": frozenset({"system", "reporting"}),
     "queuepause": frozenset({"agent"}),
 }
 
@@ -49,7 +57,7 @@ class AmiBackend(Protocol):
     def redirect(self, channel: str, context: str, exten: str, priority: int) -> None: ...
     def hangup(self, channel: str, cause: int) -> None: ...
     def originate(self, msg: Message, action_id: str | None) -> None: ...
-    def channels(self) -> list[Channel]: ...
+    def channels_list(self) -> list[Channel]: ...
     def channel_info(self, ch: Channel) -> tuple[str, str, str, int]:
         """(bridge id, application, application data, seconds since creation)"""
         ...
@@ -158,10 +166,14 @@ class AmiServer:
 
     def _security(self, name: str, s: Session, fields: Iterable[tuple[str, str]]) -> None:
         now = self.backend.now()
-        self.broadcast([
-            ("Event", name), ("Privilege", "security,all"), ("EventTV", _tv(now)),
-            *fields,
-        ])
+        self.broadcast(
+            [
+                ("Event", name),
+                ("Privilege", "security,all"),
+                ("EventTV", _tv(now)),
+                *fields,
+            ]
+        )
 
     # ---- connections
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -203,7 +215,9 @@ class AmiServer:
                 if not await self._action(s, msg):
                     return
 
-    def _reply(self, s: Session, status: str, action_id: str | None, fields: Iterable[tuple[str, str]] = ()) -> None:
+    def _reply(
+        self, s: Session, status: str, action_id: str | None, fields: Iterable[tuple[str, str]] = ()
+    ) -> None:
         headers: Headers = [("Response", status)]
         if action_id is not None:
             headers.append(("ActionID", action_id))
@@ -234,20 +248,40 @@ class AmiServer:
             return False
         handler = getattr(self, "_do_" + action, None)
         if handler is None:
-            self._error(s, action_id, f"Invalid/unknown command: {name}. Use Action: ListCommands to show available commands.")
-            self._security("RequestBadFormat", s, [
-                ("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "1"), *self._ident(s),
-                ("RequestType", f"Action: {name}"), ("SessionTV", _tv(s.started)),
-                ("AccountID", s.user.username if s.user else ""),
-            ])
+            self._error(
+                s,
+                action_id,
+                f"Invalid/unknown command: {name}. Use Action: ListCommands to show available commands.",
+            )
+            self._security(
+                "RequestBadFormat",
+                s,
+                [
+                    ("Severity", "Error"),
+                    ("Service", "AMI"),
+                    ("EventVersion", "1"),
+                    *self._ident(s),
+                    ("RequestType", f"Action: {name}"),
+                    ("SessionTV", _tv(s.started)),
+                    ("AccountID", s.user.username if s.user else ""),
+                ],
+            )
             return True
         if not s.may_write(action):
             self._error(s, action_id, "Permission denied")
-            self._security("RequestNotAllowed", s, [
-                ("Severity", "Error"), ("Service", "AMI"), ("EventVersion", "1"),
-                ("AccountID", s.user.username if s.user else ""), *self._ident(s),
-                ("RequestType", f"Action: {name}"), ("SessionTV", _tv(s.started)),
-            ])
+            self._security(
+                "RequestNotAllowed",
+                s,
+                [
+                    ("Severity", "Error"),
+                    ("Service", "AMI"),
+                    ("EventVersion", "1"),
+                    ("AccountID", s.user.username if s.user else ""),
+                    *self._ident(s),
+                    ("RequestType", f"Action: {name}"),
+                    ("SessionTV", _tv(s.started)),
+                ],
+            )
             return True
         try:
             handler(s, msg, action_id)
@@ -274,15 +308,30 @@ class AmiServer:
         self._reply(s, "Success", action_id, [("Message", "Authentication accepted")])
         if s.wants(frozenset({"system"}), "Event: FullyBooted"):
             up = str(self.backend.uptime())
-            s.send(encode([
-                ("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", up),
-                ("LastReload", up), ("Status", "Fully Booted"),
-            ]))
-        self._security("SuccessfulAuth", s, [
-            ("Severity", "Informational"), ("Service", "AMI"), ("EventVersion", "1"),
-            ("AccountID", user.username), *self._ident(s), ("UsingPassword", "0"),
-            ("SessionTV", _tv(s.started)),
-        ])
+            s.send(
+                encode(
+                    [
+                        ("Event", "FullyBooted"),
+                        ("Privilege", "system,all"),
+                        ("Uptime", up),
+                        ("LastReload", up),
+                        ("Status", "Fully Booted"),
+                    ]
+                )
+            )
+        self._security(
+            "SuccessfulAuth",
+            s,
+            [
+                ("Severity", "Informational"),
+                ("Service", "AMI"),
+                ("EventVersion", "1"),
+                ("AccountID", user.username),
+                *self._ident(s),
+                ("UsingPassword", "0"),
+                ("SessionTV", _tv(s.started)),
+            ],
+        )
         return True
 
     # ---- actions (Asterisk 22 wording)
@@ -370,7 +419,7 @@ class AmiServer:
         self.broadcast([("Event", "UserEvent"), ("Privilege", "user,all"), ("UserEvent", name), *body])
 
     def _do_coreshowchannels(self, s: Session, msg: Message, aid: str | None) -> None:
-        chans = self.backend.channels()
+        chans = self.backend.channels_list()
         self._reply(s, "Success", aid, [("EventList", "start"), ("Message", "Channels will follow")])
         for ch in chans:
             bridge_id, app, data, secs = self.backend.channel_info(ch)
@@ -379,7 +428,9 @@ class AmiServer:
                 item.append(("ActionID", aid))
             item += snapshot(ch)
             item += [
-                ("BridgeId", bridge_id), ("Application", app), ("ApplicationData", data),
+                ("BridgeId", bridge_id),
+                ("Application", app),
+                ("ApplicationData", data),
                 ("Duration", f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"),
             ]
             s.send(encode(item))
@@ -387,7 +438,7 @@ class AmiServer:
 
     def _do_status(self, s: Session, msg: Message, aid: str | None) -> None:
         wanted = msg.get("Channel") or ""
-        chans = self.backend.channels()
+        chans = self.backend.channels_list()
         if wanted:
             chans = [c for c in chans if c.name == wanted]
             if not chans:
@@ -398,11 +449,22 @@ class AmiServer:
             item: Headers = [("Event", "Status"), ("Privilege", "Call")]
             item += snapshot(ch)
             item += [
-                ("Type", ch.name.split("/", 1)[0]), ("DNID", ""), ("EffectiveConnectedLineNum", ch.conn_num or "<unknown>"),
-                ("EffectiveConnectedLineName", ch.conn_name or "<unknown>"), ("TimeToHangup", "0"),
-                ("BridgeID", bridge_id), ("Application", app), ("Data", data), ("Nativeformats", "(ulaw)"),
-                ("Readformat", "ulaw"), ("Readtrans", ""), ("Writeformat", "ulaw"), ("Writetrans", ""),
-                ("Callgroup", "0"), ("Pickupgroup", "0"), ("Seconds", str(secs)),
+                ("Type", ch.name.split("/", 1)[0]),
+                ("DNID", ""),
+                ("EffectiveConnectedLineNum", ch.conn_num or "<unknown>"),
+                ("EffectiveConnectedLineName", ch.conn_name or "<unknown>"),
+                ("TimeToHangup", "0"),
+                ("BridgeID", bridge_id),
+                ("Application", app),
+                ("Data", data),
+                ("Nativeformats", "(ulaw)"),
+                ("Readformat", "ulaw"),
+                ("Readtrans", ""),
+                ("Writeformat", "ulaw"),
+                ("Writetrans", ""),
+                ("Callgroup", "0"),
+                ("Pickupgroup", "0"),
+                ("Seconds", str(secs)),
             ]
             if aid is not None:
                 item.append(("ActionID", aid))
@@ -411,23 +473,43 @@ class AmiServer:
 
     def _do_corestatus(self, s: Session, msg: Message, aid: str | None) -> None:
         now = self.backend.now()
-        chans = self.backend.channels()
-        self._reply(s, "Success", aid, [
-            ("CoreStartupDate", now.strftime("%Y-%m-%d")), ("CoreStartupTime", now.strftime("%H:%M:%S")),
-            ("CoreReloadDate", now.strftime("%Y-%m-%d")), ("CoreReloadTime", now.strftime("%H:%M:%S")),
-            ("CoreCurrentCalls", str(sum(1 for c in chans if c.name.split("/", 1)[1].startswith(self.config.trunk)))),
-            ("CoreProcessedCalls", "0"),
-        ])
+        chans = self.backend.channels_list()
+        self._reply(
+            s,
+            "Success",
+            aid,
+            [
+                ("CoreStartupDate", now.strftime("%Y-%m-%d")),
+                ("CoreStartupTime", now.strftime("%H:%M:%S")),
+                ("CoreReloadDate", now.strftime("%Y-%m-%d")),
+                ("CoreReloadTime", now.strftime("%H:%M:%S")),
+                (
+                    "CoreCurrentCalls",
+                    str(sum(1 for c in chans if c.name.split("/", 1)[1].startswith(self.config.trunk))),
+                ),
+                ("CoreProcessedCalls", "0"),
+            ],
+        )
 
     def _do_command(self, s: Session, msg: Message, aid: str | None) -> None:
         command = msg.get("Command") or ""
         if command.strip() == "core show version":
-            self._reply(s, "Success", aid, [
-                ("Message", "Command output follows"),
-                ("Output", "Asterisk 22.10.1 (callcenter PBX simulator)"),
-            ])
+            self._reply(
+                s,
+                "Success",
+                aid,
+                [
+                    ("Message", "Command output follows"),
+                    ("Output", "Asterisk 22.10.1 (callcenter PBX simulator)"),
+                ],
+            )
             return
-        self._reply(s, "Error", aid, [("Message", "Command output follows"), ("Output", f"No such command '{command}'")])
+        self._reply(
+            s,
+            "Error",
+            aid,
+            [("Message", "Command output follows"), ("Output", f"No such command '{command}'")],
+        )
 
     def _do_queuepause(self, s: Session, msg: Message, aid: str | None) -> None:
         raise ActionError("Interface not found")

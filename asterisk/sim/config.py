@@ -10,9 +10,26 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 #: AMI permission classes Asterisk 22 knows (manager.conf read/write).
 PERMISSION_CLASSES = frozenset(
     {
-        "system", "call", "log", "verbose", "command", "agent", "user", "config", "dtmf",
-        "reporting", "cdr", "dialplan", "originate", "agi", "cc", "aoc", "test", "security",
-        "message", "all",
+        "system",
+        "call",
+        "log",
+        "verbose",
+        "command",
+        "agent",
+        "user",
+        "config",
+        "dtmf",
+        "reporting",
+        "cdr",
+        "dialplan",
+        "originate",
+        "agi",
+        "cc",
+        "aoc",
+        "test",
+        "security",
+        "message",
+        "all",
     }
 )
 
@@ -34,7 +51,9 @@ class AmiUser(BaseModel):
     def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [c for c in value if c not in PERMISSION_CLASSES]
         if unknown:
-            raise ValueError(f"unknown AMI permission class(es) {unknown}; expected some of {sorted(PERMISSION_CLASSES)}")
+            raise ValueError(
+                f"unknown AMI permission class(es) {unknown}; expected some of {sorted(PERMISSION_CLASSES)}"
+            )
         return value
 
 
@@ -43,10 +62,10 @@ class EndpointBehaviour(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    answer_delay: float = Field(2.0, ge=0, description="median seconds of ringing before answer")
-    answer_delay_sigma: float = Field(0.3, ge=0, description="lognormal sigma of the answer delay")
-    no_answer_rate: float = Field(0.0, ge=0, le=1)
-    busy_rate: float = Field(0.0, ge=0, le=1)
+    answer_delay: float = Field(default=2.0, ge=0, description="median seconds of ringing before answer")
+    answer_delay_sigma: float = Field(default=0.3, ge=0, description="lognormal sigma of the answer delay")
+    no_answer_rate: float = Field(default=0.0, ge=0, le=1)
+    busy_rate: float = Field(default=0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _rates(self) -> EndpointBehaviour:
@@ -66,17 +85,17 @@ class CallScript(BaseModel):
     #: '#' ends a GET DATA entry like a real keypad.
     dtmf: tuple[str, ...] = ()
     #: seconds after an input command starts before the caller presses the first key
-    dtmf_delay: float = Field(1.0, ge=0)
+    dtmf_delay: float = Field(default=1.0, ge=0)
     #: seconds the caller waits for an agent (from arrival) before hanging up
-    patience: float = Field(120.0, gt=0)
+    patience: float = Field(default=120.0, gt=0)
     #: seconds of conversation once an agent answers
-    talk: float = Field(60.0, ge=0)
+    talk: float = Field(default=60.0, ge=0)
     #: who ends the conversation: False = the agent (then the survey runs), True = the caller
     caller_hangs_up: bool = False
     #: digits given to the after-call survey, if it asks
     survey: tuple[str, ...] = ()
     #: arrival, seconds after the load started (only used by run_load)
-    arrival: float = Field(0.0, ge=0)
+    arrival: float = Field(default=0.0, ge=0)
 
     @field_validator("dtmf", "survey", mode="before")
     @classmethod
@@ -93,23 +112,46 @@ class LoadProfile(BaseModel):
 
     #: calls per hour for each hour of the day (24 values, simulated clock, UTC)
     hourly_rate: tuple[float, ...] = (
-        20, 12, 8, 6, 6, 10, 30, 80, 160, 220, 240, 220, 180, 200, 230, 220, 200, 170, 130, 100, 80, 60, 40, 30,
+        20,
+        12,
+        8,
+        6,
+        6,
+        10,
+        30,
+        80,
+        160,
+        220,
+        240,
+        220,
+        180,
+        200,
+        230,
+        220,
+        200,
+        170,
+        130,
+        100,
+        80,
+        60,
+        40,
+        30,
     )
     #: how likely each menu choice is (digits as the caller types them)
     menu_digits: dict[str, float] = Field(default_factory=lambda: {"1": 0.45, "2": 0.3, "3": 0.15, "0": 0.1})
     #: share of callers that type nothing at the menu
-    no_input_rate: float = Field(0.05, ge=0, le=1)
-    dtmf_delay_median: float = Field(1.5, gt=0)
-    patience_median: float = Field(90.0, gt=0)
-    patience_sigma: float = Field(0.6, ge=0)
-    patience_min: float = Field(5.0, gt=0)
-    talk_median: float = Field(180.0, gt=0)
-    talk_sigma: float = Field(0.5, ge=0)
-    caller_hangs_up_rate: float = Field(0.3, ge=0, le=1)
+    no_input_rate: float = Field(default=0.05, ge=0, le=1)
+    dtmf_delay_median: float = Field(default=1.5, gt=0)
+    patience_median: float = Field(default=90.0, gt=0)
+    patience_sigma: float = Field(default=0.6, ge=0)
+    patience_min: float = Field(default=5.0, gt=0)
+    talk_median: float = Field(default=180.0, gt=0)
+    talk_sigma: float = Field(default=0.5, ge=0)
+    caller_hangs_up_rate: float = Field(default=0.3, ge=0, le=1)
     #: share of calls from a number that called before
-    repeat_caller_rate: float = Field(0.15, ge=0, le=1)
+    repeat_caller_rate: float = Field(default=0.15, ge=0, le=1)
     #: share of callers whose caller-ID name is sent (a Chinese name)
-    chinese_name_rate: float = Field(0.3, ge=0, le=1)
+    chinese_name_rate: float = Field(default=0.3, ge=0, le=1)
     survey_digits: dict[str, float] = Field(default_factory=lambda: {"1": 0.6, "2": 0.25, "3": 0.15})
 
     @field_validator("hourly_rate")
@@ -130,10 +172,10 @@ class SimConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     ami_host: str = "127.0.0.1"
-    ami_port: int = Field(5038, ge=0, le=65535)
+    ami_port: int = Field(default=5038, ge=0, le=65535)
     users: tuple[AmiUser, ...] = Field(default_factory=_default_users)
     agi_url: str = "agi://127.0.0.1:4573/ivr"
-    speed: float = Field(1.0, gt=0)
+    speed: float = Field(default=1.0, gt=0)
     seed: int = 0
     #: simulated clock origin (UTC); None = the wall clock when the simulator starts
     start: datetime | None = None
@@ -142,23 +184,23 @@ class SimConfig(BaseModel):
     #: the hotline number dialled (DNID)
     dnid: str = "12345"
     endpoints: dict[str, EndpointBehaviour] = Field(default_factory=dict)
-    default_endpoint: EndpointBehaviour = Field(default_factory=EndpointBehaviour)
-    load: LoadProfile = Field(default_factory=LoadProfile)
+    default_endpoint: EndpointBehaviour = Field(default_factory=lambda: EndpointBehaviour())
+    load: LoadProfile = Field(default_factory=lambda: LoadProfile())
     #: scripted calls for run_load (empty: generate from ``load``)
     calls: tuple[CallScript, ...] = ()
-    ring_timeout: float = Field(15.0, gt=0, description="CC_RING_TIMEOUT default")
-    hold_max: float = Field(600.0, gt=0, description="CC_HOLD_MAX default")
+    ring_timeout: float = Field(default=15.0, gt=0, description="CC_RING_TIMEOUT default")
+    hold_max: float = Field(default=600.0, gt=0, description="CC_HOLD_MAX default")
     #: seconds a caller stays in [cc-fallback] (Asterisk's own queue) before the simulator ends the call
-    fallback_wait: float = Field(30.0, ge=0)
+    fallback_wait: float = Field(default=30.0, ge=0)
     #: length of a sound file played by STREAM FILE / GET DATA, per name, and the default
-    prompt_seconds: float = Field(2.0, ge=0)
+    prompt_seconds: float = Field(default=2.0, ge=0)
     prompt_lengths: dict[str, float] = Field(default_factory=dict)
     emit_cdr: bool = True
     emit_cel: bool = False
     #: Asterisk answers a failed Login after about 1 s (scaled by speed, at least 0.05 s real)
-    login_failure_delay: float = Field(1.0, ge=0)
+    login_failure_delay: float = Field(default=1.0, ge=0)
     #: real seconds the FastAGI server may keep talking to a dead channel before we close
-    agi_dead_timeout: float = Field(2.0, gt=0)
+    agi_dead_timeout: float = Field(default=2.0, gt=0)
 
     @field_validator("agi_url")
     @classmethod

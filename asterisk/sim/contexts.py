@@ -35,6 +35,7 @@ async def cc_incoming(run: CallRun, exten: str) -> Location | None:
     status = await run_agi(run, url, survey=False)
     queue = ch.getvar("CC_QUEUE")
     run.truth.queue = queue
+    run.truth.agi_status = status
     run.app(6, "NoOp", f"AGISTATUS={status} CC_QUEUE={queue}")
     failed = status != "SUCCESS"
     run.app(7, "GotoIf", f"{int(failed)}?cc-fallback,s,1")
@@ -167,7 +168,7 @@ def _seconds(value: str, default: float) -> float:
 # ---- Dial() of an agent phone
 
 
-async def dial(run: CallRun, agent: str, endpoint: str, timeout: float) -> str:
+async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float) -> str:
     caller = run.chan
     offer = Offer(agent=agent, endpoint=endpoint, at=run.pbx.clock.at(run.vt))
     run.truth.offers.append(offer)
@@ -177,13 +178,17 @@ async def dial(run: CallRun, agent: str, endpoint: str, timeout: float) -> str:
         offer.result = "CHANUNAVAIL"
         run.setvar("DIALSTATUS", "CHANUNAVAIL")
         return "CHANUNAVAIL"
-    tech, resource = endpoint.split("/", 1)
+    _tech, resource = endpoint.split("/", 1)
     what, delay = run.decide(endpoint)
     pbx = run.pbx
     uid = pbx.new_uniqueid(run.vt)
     agent_ch = Channel(
-        name=pbx.new_channel_name(endpoint), uniqueid=uid, linkedid=caller.linkedid,
-        context="cc-agents", exten="s", created_at=run.vt,
+        name=pbx.new_channel_name(endpoint),
+        uniqueid=uid,
+        linkedid=caller.linkedid,
+        context="cc-agents",
+        exten="s",
+        created_at=run.vt,
     )
     run.agent = agent_ch
     pbx.add(agent_ch, run)
@@ -198,7 +203,7 @@ async def dial(run: CallRun, agent: str, endpoint: str, timeout: float) -> str:
     run.emit(ev.dial_begin(caller, agent_ch, resource))
     dial_vt = run.vt
     try:
-        status = await _ring(run, agent_ch, what, delay, timeout, resource)
+        status = await _ring(run, agent_ch, what, delay, ring_s, resource)
     except (Hungup, Redirected):
         offer.result = "CANCEL"
         raise
@@ -225,7 +230,9 @@ def _end_agent(run: CallRun, ch: Channel, cause: int, disposition: str) -> None:
     run.pbx.remove(ch)
 
 
-async def _ring(run: CallRun, agent_ch: Channel, what: str, delay: float, timeout: float, resource: str) -> str:
+async def _ring(
+    run: CallRun, agent_ch: Channel, what: str, delay: float, ring_s: float, resource: str
+) -> str:
     caller = run.chan
     if what == "busy":
         try:
@@ -246,9 +253,9 @@ async def _ring(run: CallRun, agent_ch: Channel, what: str, delay: float, timeou
     run.setvar("RINGTIME", "0")
     run.setvar("RINGTIME_MS", "0")
     run.emit(ev.dial_state(caller, agent_ch, "RINGING"))
-    answers = what == "answer" and delay < timeout
+    answers = what == "answer" and delay < ring_s
     try:
-        await run.pause(delay if answers else timeout)
+        await run.pause(delay if answers else ring_s)
     except (Hungup, Redirected):
         run.emit(ev.dial_end(caller, agent_ch, "CANCEL"))
         _end_agent(run, agent_ch, 16, "NO ANSWER")
@@ -325,6 +332,15 @@ def _unbridge(
 
 
 DIAL_VARS = (
-    "DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME",
-    "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS",
+    "DIALSTATUS",
+    "DIALEDPEERNUMBER",
+    "DIALEDPEERNAME",
+    "ANSWEREDTIME",
+    "ANSWEREDTIME_MS",
+    "DIALEDTIME",
+    "DIALEDTIME_MS",
+    "RINGTIME",
+    "RINGTIME_MS",
+    "PROGRESSTIME",
+    "PROGRESSTIME_MS",
 )

@@ -56,7 +56,9 @@ def fmt_num(x: float) -> str:
 
 
 class CallRun:
-    def __init__(self, pbx: Pbx, script: CallScript, index: int, vt: float, *, context: str = "cc-incoming") -> None:
+    def __init__(
+        self, pbx: Pbx, script: CallScript, index: int, vt: float, *, context: str = "cc-incoming"
+    ) -> None:
         cfg = pbx.config
         self.pbx = pbx
         self.cfg: SimConfig = cfg
@@ -79,13 +81,23 @@ class CallRun:
         exten = cfg.dnid if context == "cc-incoming" else "s"
         uid = pbx.new_uniqueid(vt)
         self.chan = Channel(
-            name=pbx.new_channel_name(f"PJSIP/{cfg.trunk}"), uniqueid=uid, linkedid=uid,
-            context=context, exten=exten, state=ev.STATE_RING, cid_num=script.caller,
-            cid_name=script.caller_name, created_at=vt,
+            name=pbx.new_channel_name(f"PJSIP/{cfg.trunk}"),
+            uniqueid=uid,
+            linkedid=uid,
+            context=context,
+            exten=exten,
+            state=ev.STATE_RING,
+            cid_num=script.caller,
+            cid_name=script.caller_name,
+            created_at=vt,
         )
         self.truth = CallTruth(
-            uniqueid=uid, linkedid=uid, channel=self.chan.name, caller=script.caller,
-            caller_name=script.caller_name, arrived_at=pbx.clock.at(vt),
+            uniqueid=uid,
+            linkedid=uid,
+            channel=self.chan.name,
+            caller=script.caller,
+            caller_name=script.caller_name,
+            arrived_at=pbx.clock.at(vt),
         )
         pbx.add(self.chan, self)
         self.emit(ev.newchannel(self.chan))
@@ -193,9 +205,13 @@ class CallRun:
                 waiter = asyncio.ensure_future(self.wake.wait())
                 timeout = None
                 if not self.connected:
-                    timeout = max(0.0, self.pbx.clock.real(self.patience_at) - asyncio.get_running_loop().time())
+                    timeout = max(
+                        0.0, self.pbx.clock.real(self.patience_at) - asyncio.get_running_loop().time()
+                    )
                 try:
-                    done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait(
+                        {task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
                 finally:
                     waiter.cancel()
                     await asyncio.gather(waiter, return_exceptions=True)
@@ -221,7 +237,9 @@ class CallRun:
         if self.cfg.emit_cdr:
             self.emit_cdr(ch, self.last_peer)
         self.emit(ev.hangup(ch, h.cause))
-        self.pbx.cel(ch, self.vt, "HANGUP", extra=f'{{"hangupcause":{h.cause},"hangupsource":"","dialstatus":""}}')
+        self.pbx.cel(
+            ch, self.vt, "HANGUP", extra=f'{{"hangupcause":{h.cause},"hangupsource":"","dialstatus":""}}'
+        )
         self.pbx.cel(ch, self.vt, "CHAN_END")
         self.pbx.remove(ch)
         self.truth.finish(self.outcome(h.by), self.pbx.clock.at(self.vt), h.by)
@@ -239,20 +257,37 @@ class CallRun:
             return "abandoned_queue"
         return "failed"
 
-    def emit_cdr(self, ch: Channel, dchannel: str, *, disposition: str = "ANSWERED", source: str | None = None) -> None:
+    def emit_cdr(
+        self, ch: Channel, dchannel: str, *, disposition: str = "ANSWERED", source: str | None = None
+    ) -> None:
         start = ch.created_at
         answer = ch.answered_at
         dur = int(self.vt - start)
         bill = int(self.vt - answer) if answer is not None else 0
-        callerid = f'"{self.chan.cid_name}" <{self.chan.cid_num}>' if self.chan.cid_name else f"<{self.chan.cid_num}>"
-        self.emit(ev.cdr(
-            source=source if source is not None else self.chan.cid_num, destination=ch.exten, dcontext=ch.context,
-            callerid=callerid, channel=ch.name, dchannel=dchannel, lastapp=ch.app, lastdata=ch.appdata,
-            start=self.pbx.stamp(start), answer=self.pbx.stamp(answer) if answer is not None else "",
-            end=self.pbx.stamp(self.vt), duration=dur, billsec=bill,
-            disposition=disposition if answer is not None or disposition != "ANSWERED" else "NO ANSWER",
-            uniqueid=ch.uniqueid,
-        ))
+        callerid = (
+            f'"{self.chan.cid_name}" <{self.chan.cid_num}>'
+            if self.chan.cid_name
+            else f"<{self.chan.cid_num}>"
+        )
+        self.emit(
+            ev.cdr(
+                source=source if source is not None else self.chan.cid_num,
+                destination=ch.exten,
+                dcontext=ch.context,
+                callerid=callerid,
+                channel=ch.name,
+                dchannel=dchannel,
+                lastapp=ch.app,
+                lastdata=ch.appdata,
+                start=self.pbx.stamp(start),
+                answer=self.pbx.stamp(answer) if answer is not None else "",
+                end=self.pbx.stamp(self.vt),
+                duration=dur,
+                billsec=bill,
+                disposition=disposition if answer is not None or disposition != "ANSWERED" else "NO ANSWER",
+                uniqueid=ch.uniqueid,
+            )
+        )
 
     def answer(self) -> None:
         ch = self.chan
@@ -264,16 +299,18 @@ class CallRun:
 
     # ---- agent phones
     def decide(self, endpoint: str) -> tuple[str, float]:
-        """What the phone does for this offer: ('busy'|'noanswer'|'answer', answer delay). Seeded per offer."""
+        """(busy|noanswer|answer, answer delay) for this offer, seeded per call and offer."""
         self._offers += 1
         beh = self.cfg.endpoint(endpoint)
         rng = random.Random(f"{self.cfg.seed}:{self.index}:{self._offers}")
         r = rng.random()
-        delay = beh.answer_delay * math.exp(rng.gauss(0.0, beh.answer_delay_sigma)) if beh.answer_delay_sigma else beh.answer_delay
+        delay = (
+            beh.answer_delay * math.exp(rng.gauss(0.0, beh.answer_delay_sigma))
+            if beh.answer_delay_sigma
+            else beh.answer_delay
+        )
         if r < beh.busy_rate:
             return "busy", 0.0
         if r < beh.busy_rate + beh.no_answer_rate:
             return "noanswer", 0.0
         return "answer", delay
-
-

@@ -15,7 +15,13 @@ Headers = list[tuple[str, str]]
 
 STATE_DOWN, STATE_RING, STATE_RINGING, STATE_UP, STATE_BUSY = 0, 4, 5, 6, 7
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
-CAUSE_TXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding", 34: "Circuit/channel congestion"}
+CAUSE_TXT = {
+    0: "Unknown",
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "No user responding",
+    34: "Circuit/channel congestion",
+}
 
 
 @dataclass(eq=False)
@@ -120,7 +126,9 @@ def newstate(ch: Channel) -> Headers:
 
 
 def newexten(ch: Channel, app: str, data: str) -> Headers:
-    return chan_event("Newexten", "dialplan", ch, [("Extension", ch.exten), ("Application", app), ("AppData", data)])
+    return chan_event(
+        "Newexten", "dialplan", ch, [("Extension", ch.exten), ("Application", app), ("AppData", data)]
+    )
 
 
 def varset(ch: Channel, name: str, value: str) -> Headers:
@@ -128,7 +136,9 @@ def varset(ch: Channel, name: str, value: str) -> Headers:
 
 
 def newcallerid(ch: Channel) -> Headers:
-    return chan_event("NewCallerid", "call", ch, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")])
+    return chan_event(
+        "NewCallerid", "call", ch, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+    )
 
 
 def newconnectedline(ch: Channel) -> Headers:
@@ -141,7 +151,9 @@ def agi_exec_start(ch: Channel, command_id: str, command: str) -> Headers:
 
 def agi_exec_end(ch: Channel, command_id: str, command: str, code: int, result: str) -> Headers:
     return chan_event(
-        "AGIExecEnd", "agi", ch,
+        "AGIExecEnd",
+        "agi",
+        ch,
         [("CommandId", command_id), ("Command", command), ("ResultCode", str(code)), ("Result", result)],
     )
 
@@ -205,12 +217,21 @@ def hangup_request(ch: Channel, cause: int) -> Headers:
 
 
 def hangup(ch: Channel, cause: int) -> Headers:
-    return chan_event("Hangup", "call", ch, [("Cause", str(cause)), ("Cause-txt", CAUSE_TXT.get(cause, "Unknown"))])
+    return chan_event(
+        "Hangup", "call", ch, [("Cause", str(cause)), ("Cause-txt", CAUSE_TXT.get(cause, "Unknown"))]
+    )
 
 
 def originate_response(
-    action_id: str | None, ok: bool, channel: str, context: str, exten: str, reason: int,
-    uniqueid: str, cid_num: str, cid_name: str,
+    action_id: str | None,
+    ok: bool,
+    channel: str,
+    context: str,
+    exten: str,
+    reason: int,
+    uniqueid: str,
+    cid_num: str,
+    cid_name: str,
 ) -> Headers:
     out: Headers = [("Event", "OriginateResponse"), ("Privilege", "call,all")]
     if action_id is not None:
@@ -229,26 +250,69 @@ def originate_response(
 
 
 def cdr(
-    *, source: str, destination: str, dcontext: str, callerid: str, channel: str, dchannel: str,
-    lastapp: str, lastdata: str, start: str, answer: str, end: str, duration: int, billsec: int,
-    disposition: str, uniqueid: str,
+    *,
+    source: str,
+    destination: str,
+    dcontext: str,
+    callerid: str,
+    channel: str,
+    dchannel: str,
+    lastapp: str,
+    lastdata: str,
+    start: str,
+    answer: str,
+    end: str,
+    duration: int,
+    billsec: int,
+    disposition: str,
+    uniqueid: str,
 ) -> Headers:
     return [
-        ("Event", "Cdr"), ("Privilege", "cdr,all"), ("AccountCode", ""), ("Source", source),
-        ("Destination", destination), ("DestinationContext", dcontext), ("CallerID", callerid),
-        ("Channel", channel), ("DestinationChannel", dchannel), ("LastApplication", lastapp),
-        ("LastData", lastdata), ("StartTime", start), ("AnswerTime", answer), ("EndTime", end),
-        ("Duration", str(duration)), ("BillableSeconds", str(billsec)), ("Disposition", disposition),
-        ("AMAFlags", "DOCUMENTATION"), ("UniqueID", uniqueid), ("UserField", ""),
+        ("Event", "Cdr"),
+        ("Privilege", "cdr,all"),
+        ("AccountCode", ""),
+        ("Source", source),
+        ("Destination", destination),
+        ("DestinationContext", dcontext),
+        ("CallerID", callerid),
+        ("Channel", channel),
+        ("DestinationChannel", dchannel),
+        ("LastApplication", lastapp),
+        ("LastData", lastdata),
+        ("StartTime", start),
+        ("AnswerTime", answer),
+        ("EndTime", end),
+        ("Duration", str(duration)),
+        ("BillableSeconds", str(billsec)),
+        ("Disposition", disposition),
+        ("AMAFlags", "DOCUMENTATION"),
+        ("UniqueID", uniqueid),
+        ("UserField", ""),
     ]
 
 
 def cel(ch: Channel, name: str, event_time: str, app: str = "", data: str = "", extra: str = "") -> Headers:
     return [
-        ("Event", "CEL"), ("Privilege", "call,all"), ("EventName", name), ("AccountCode", ch.accountcode),
-        ("CallerIDnum", ch.cid_num), ("CallerIDname", ch.cid_name), ("CallerIDani", ch.cid_num),
-        ("CallerIDrdnis", ""), ("CallerIDdnid", ""), ("Exten", ch.exten), ("Context", ch.context),
-        ("Channel", ch.name), ("Application", app), ("AppData", data), ("EventTime", event_time),
-        ("AMAFlags", "DOCUMENTATION"), ("UniqueID", ch.uniqueid), ("LinkedID", ch.linkedid),
-        ("Userfield", ""), ("Peer", ""), ("PeerAccount", ""), ("Extra", extra),
+        ("Event", "CEL"),
+        ("Privilege", "call,all"),
+        ("EventName", name),
+        ("AccountCode", ch.accountcode),
+        ("CallerIDnum", ch.cid_num),
+        ("CallerIDname", ch.cid_name),
+        ("CallerIDani", ch.cid_num),
+        ("CallerIDrdnis", ""),
+        ("CallerIDdnid", ""),
+        ("Exten", ch.exten),
+        ("Context", ch.context),
+        ("Channel", ch.name),
+        ("Application", app),
+        ("AppData", data),
+        ("EventTime", event_time),
+        ("AMAFlags", "DOCUMENTATION"),
+        ("UniqueID", ch.uniqueid),
+        ("LinkedID", ch.linkedid),
+        ("Userfield", ""),
+        ("Peer", ""),
+        ("PeerAccount", ""),
+        ("Extra", extra),
     ]

@@ -8,7 +8,12 @@ from typing import Literal
 
 Outcome = Literal["answered", "abandoned_ivr", "abandoned_queue", "abandoned_ringing", "failed", "fallback"]
 OUTCOMES: tuple[Outcome, ...] = (
-    "answered", "abandoned_ivr", "abandoned_queue", "abandoned_ringing", "failed", "fallback",
+    "answered",
+    "abandoned_ivr",
+    "abandoned_queue",
+    "abandoned_ringing",
+    "failed",
+    "fallback",
 )
 
 
@@ -62,8 +67,20 @@ class CallTruth:
     def fingerprint(self) -> tuple[object, ...]:
         """Everything but the measured times (for reproducibility checks across runs)."""
         return (
-            self.uniqueid, self.channel, self.caller, self.caller_name, self.arrived_at,
-            tuple(self.ivr_digits), self.queue, self.reached_hold, self.hold_count,
-            tuple((o.agent, o.endpoint, o.result) for o in self.offers), self.answered_by,
-            self.outcome, self.ended_by, self.agi_status, self.survey_digits, self.end_count,
+            self.uniqueid,
+            self.channel,
+            self.caller,
+            self.caller_name,
+            self.arrived_at,
+            tuple(self.ivr_digits),
+            self.queue,
+            self.reached_hold,
+            self.hold_count,
+            tuple((o.agent, o.endpoint, o.result) for o in self.offers),
+            self.answered_by,
+            self.outcome,
+            self.ended_by,
+            self.agi_status,
+            self.survey_digits,
+            self.end_count,
         )
