@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,13 @@ from callcenter.engine_config import engine_config_from
 from callcenter.ledger import CallLedger
 from callcenter.timers import TimerService
 from config.models import Config
-from ivr.agi_runner import run_ivr_over_agi
+from ivr.over_agi import run_ivr_over_agi
 from metrics.live import LiveStats
-from metrics.prom import register_collectors
+from metrics.kpi import day_bounds
+from metrics.prom import register as register_collectors
 from queueing import (
     AgentLoggedIn,
+    AgentState,
     AgentReady,
     AgentStateChanged,
     CallEnded,
@@ -58,7 +60,7 @@ from queueing import (
     StartTimer,
     TimerFired,
 )
-from queueing.errors import EngineError
+from queueing import EngineError, IllegalTransition
 from tickets.records import CallRecordData
 from tickets.store import RecordWriter, Store, mask_url
 
@@ -67,6 +69,11 @@ log = logging.getLogger("callcenter.daemon")
 # Asterisk DIALSTATUS -> the engine's reason for a failed offer.
 DIAL_FAILURES = {"NOANSWER": "noanswer", "BUSY": "busy", "CONGESTION": "congestion", "CHANUNAVAIL": "failed"}
 AMI_WORKERS = 4
+# With centre.auto_ready_agents, an agent put in not-ready by a missed or refused ring is made ready
+# again after this many (simulated) seconds.
+AUTO_READY = "daemon:auto-ready"
+AUTO_READY_AFTER = 20.0
+AUTO_READY_REASONS = frozenset({"missed", "busy", "unreachable"})
 
 
 @dataclass
@@ -88,7 +95,8 @@ class Daemon:
         self.tracker = CallTracker()
         self.ledger = CallLedger()
         self.engine = Engine(engine_config_from(cfg))
-        self.endpoints = {a.id: a.endpoint for a in cfg.agents}
+        self.endpoints = {str(a.id): a.endpoint for a in cfg.agents}
+        self.menu = cfg.ivr_menu()
         self.store = Store(cfg.database.url)
         spool = Path(spool_dir or ".") / "callcenter-spool.jsonl"
         self.writer = RecordWriter(self.store, spool)
@@ -98,7 +106,7 @@ class Daemon:
             queues=[(q.name, q.label(cfg.centre.language)) for q in cfg.queues],
         )
         self.registry = CollectorRegistry()
-        register_collectors(self.registry, self.live, self.writer)
+        register_collectors(self.registry, self.live, self.writer, clock=self.clock.now)
         self.timers = TimerService(self.clock, self._timer_fired)
         self.ami = AmiClient(
             cfg.ami.host,
@@ -144,11 +152,10 @@ class Daemon:
             centre_name=self.cfg.centre.name,
         )
         web_started = asyncio.Event()
-        agi_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             tasks = [
                 tg.create_task(self.ami.run(), name="ami"),
-                tg.create_task(self.agi.serve(started=agi_started), name="fastagi"),
+                tg.create_task(self.agi.serve(), name="fastagi"),
                 tg.create_task(self.timers.run(), name="timers"),
                 tg.create_task(self.writer.run(), name="store-writer"),
                 tg.create_task(
@@ -156,7 +163,7 @@ class Daemon:
                 ),
             ]
             tasks += [tg.create_task(self._offer_worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)]
-            await agi_started.wait()
+            await self.agi.wait_listening()
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port
             self.ready.set()
@@ -170,23 +177,26 @@ class Daemon:
         self.store.close()
 
     def _load_today(self) -> None:
-        since = self.live.today_start(self.clock.now())
-        for rec in self.store.records(since):
-            self.live.add_record(rec)
+        """Live figures start from the store, so a restart changes no figure (today and the last 24 h)."""
+        now = self.clock.now()
+        since = min(day_bounds(now, self.cfg.centre.timezone)[0], now - timedelta(hours=24))
+        self.live.add_records(self.store.records(since))
 
     def _login_agents(self) -> None:
         if not self.cfg.centre.auto_ready_agents:
             return
         now = self.clock.now()
         for a in self.cfg.agents:
-            self._engine(AgentLoggedIn(at=now, agent_id=a.id))
-            self._engine(AgentReady(at=now, agent_id=a.id))
+            self._engine(AgentLoggedIn(at=now, agent_id=str(a.id)))
+            self._engine(AgentReady(at=now, agent_id=str(a.id)))
 
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
+        self.live.set_ami_connected(self.ami.stats.connected)
         return self.live.snapshot(self.clock.now())
 
     def metrics_text(self) -> tuple[bytes, str]:
+        self.live.set_ami_connected(self.ami.stats.connected)
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     # ------------------------------------------------------------------ AMI in
@@ -215,7 +225,8 @@ class Daemon:
         if self.ledger.held(f.uniqueid, f.at):
             assert entry.queued_at is not None and entry.queue is not None
             self.live.set_waiting(entry.queue, f.uniqueid, entry.queued_at)
-            self._engine(CallQueued(at=f.at, call_id=f.uniqueid, queue=entry.queue, caller=entry.caller_number))
+            self._engine(CallQueued(at=f.at, call_id=f.uniqueid, queue=entry.queue, caller=entry.caller_number,
+                                    priority=entry.priority, skills=entry.skills))
 
     def _agent_answered(self, f: AgentAnswered) -> None:
         entry = self.ledger.answered(f.uniqueid, f.at)
@@ -263,7 +274,7 @@ class Daemon:
     def _engine(self, event: Any) -> None:
         try:
             commands = self.engine.handle(event)
-        except EngineError as exc:
+        except (EngineError, IllegalTransition) as exc:
             # A fact the engine cannot accept (a late event for a call it already closed) is counted
             # and dropped; it must never take the daemon down.
             self.stats.engine_errors += 1
@@ -283,8 +294,17 @@ class Daemon:
         elif isinstance(cmd, AgentStateChanged):
             self.live.set_agent_state(cmd.agent_id, _state_name(cmd.new))
             log.debug("agent %s: %s -> %s (%s)", cmd.agent_id, cmd.old, cmd.new, cmd.reason)
+            if (self.cfg.centre.auto_ready_agents and cmd.new is AgentState.NOT_READY
+                    and cmd.reason in AUTO_READY_REASONS):
+                # Nobody sits at a desktop to press "ready" again after a missed ring: stand in for
+                # the agent after a pause, as a real one would.
+                self.timers.start((AUTO_READY, cmd.agent_id), cmd.at + timedelta(seconds=AUTO_READY_AFTER))
 
     def _timer_fired(self, key: Hashable, at: datetime) -> None:
+        if isinstance(key, tuple) and key and key[0] == AUTO_READY:
+            if self.engine.agent_state(key[1])[0] is AgentState.NOT_READY:
+                self._engine(AgentReady(at=at, agent_id=key[1]))
+            return
         self._engine(TimerFired(at=at, key=key))
 
     # ------------------------------------------------------------------ AMI out
@@ -322,14 +342,15 @@ class Daemon:
         self.stats.ivr_sessions += 1
         call_id = session.env.get("agi_uniqueid", "")
         script = session.env.get("agi_network_script", "ivr")
-        if script.startswith("survey"):
+        if script.endswith("survey"):
             await session.verbose("call-center survey: not configured yet", 3)
             return
-        result = await run_ivr_over_agi(session, self.cfg.ivr_menu(), self.cfg.centre.language)
+        result = await run_ivr_over_agi(session, self.menu, self.cfg.centre.language, clock=self.clock.now)
         if call_id:
-            self.ledger.ivr_finished(
-                call_id, self.clock.now(), path=result.path, queue=result.queue, language=result.language
-            )
+            language = str(result.data.language or self.cfg.centre.language)
+            self.ledger.ivr_finished(call_id, self.clock.now(), path=result.path, queue=result.queue,
+                                     language=language, priority=result.data.priority,
+                                     skills=tuple(sorted(dict(result.data.skills).items())))
 
 
 def _state_name(state: Any) -> str:

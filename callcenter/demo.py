@@ -14,11 +14,13 @@ import shutil
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from callcenter.clock import Clock
+from config.models import Config
 from metrics.kpi import kpi
 from tickets.records import CallRecordData, Outcome
 from tickets.store import mask_url
@@ -111,6 +113,22 @@ def print_summary(summary: dict[str, Any], zh: bool) -> None:
         print(f"  {label:<36} {value}")
 
 
+def override(cfg: Config, *, database_url: str | None = None, web_port: int | None = None,
+             agi_port: int | None = None, ami_host: str | None = None, ami_port: int | None = None) -> Config:
+    """A copy of the (frozen) config with the demo's own ports and database."""
+
+    def sub(section: Any, **changes: Any) -> Any:
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return section.model_copy(update=changes) if changes else section
+
+    return cfg.model_copy(update={
+        "database": sub(cfg.database, url=database_url),
+        "web": sub(cfg.web, port=web_port),
+        "agi": sub(cfg.agi, port=agi_port),
+        "ami": sub(cfg.ami, host=ami_host, port=ami_port),
+    })
+
+
 async def demo_main(args: argparse.Namespace) -> int:
     from asterisk.sim import PbxSimulator
     from callcenter.simwire import sim_config_for_daemon
@@ -125,18 +143,13 @@ async def demo_main(args: argparse.Namespace) -> int:
     if args.calls < 1:
         print("error: --calls must be at least 1", file=sys.stderr)
         return 2
-    if args.database:
-        cfg.database.url = args.database
-    if args.web_port is not None:
-        cfg.web.port = args.web_port
-    cfg.agi.port = 0  # any free port; the simulator is told which
+    cfg = override(cfg, database_url=args.database, web_port=args.web_port, agi_port=0)
     clock = Clock(args.speed)
     sim_cfg = sim_config_for_daemon(cfg, speed=args.speed, seed=args.seed, calls=args.calls)
     zh = cfg.centre.language == "zh"
     started = time.monotonic()
     async with PbxSimulator(sim_cfg) as sim:
-        cfg.ami.port = sim.ami_port
-        cfg.ami.host = "127.0.0.1"
+        cfg = override(cfg, ami_host="127.0.0.1", ami_port=sim.ami_port)
         daemon = Daemon(cfg, clock=clock, spool_dir=Path(".").resolve())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(daemon.run(), name="daemon")
@@ -149,23 +162,26 @@ async def demo_main(args: argparse.Namespace) -> int:
             print(f"Placing {args.calls} calls at {args.speed:g}x speed (seed {args.seed}) ...")
             progress = Progress(args.calls, enabled=not args.no_progress)
 
-            def on_progress(done: int, *_: Any) -> None:
-                snap = daemon.live.snapshot(clock.now())["centre"]
-                progress.show(done, snap["answered"], snap["abandoned"], snap["waiting"])
+            async def show_progress() -> None:
+                while True:
+                    ended = sum(1 for t in sim.ledger.values() if t.outcome is not None)
+                    snap = daemon.live.snapshot(clock.now())["centre"]
+                    progress.show(ended, snap["answered"], snap["abandoned"], snap["waiting"])
+                    await asyncio.sleep(0.25)
 
+            ticker = tg.create_task(show_progress(), name="demo-progress")
             try:
-                await sim.run_load(calls=args.calls, progress=on_progress)
+                await sim.run_load(calls=args.calls)
                 # Every call the simulator ended must reach the store before the summary.
-                await daemon.writer.flush()
                 deadline = time.monotonic() + 30
                 while daemon.ledger.calls and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
                 await daemon.writer.flush()
-                on_progress(args.calls)
             finally:
+                ticker.cancel()
                 progress.end()
             wall = time.monotonic() - started
-            records = await asyncio.to_thread(daemon.store.records, sim.started_at)
+            records = await asyncio.to_thread(daemon.store.records, clock.origin - timedelta(seconds=1))
             summary = build_summary(records, database=mask_url(cfg.database.url), wall_seconds=wall,
                                     speed=args.speed, target=cfg.centre.connection_rate_target)
             print_summary(summary, zh)

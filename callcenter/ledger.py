@@ -25,6 +25,8 @@ class CallEntry:
     ivr_path: str = ""
     language: str = ""
     queue: str | None = None
+    priority: int = 0
+    skills: tuple[tuple[str, int], ...] = ()
     ivr_failed: bool = False
     fallback: bool = False
     queued_at: datetime | None = None
@@ -74,10 +76,12 @@ class CallLedger:
         return e
 
     def ivr_finished(
-        self, call_id: str, at: datetime, *, path: str, queue: str | None, language: str, failed: bool = False
+        self, call_id: str, at: datetime, *, path: str, queue: str | None, language: str, failed: bool = False,
+        priority: int = 0, skills: tuple[tuple[str, int], ...] = (),
     ) -> CallEntry:
         e = self.entry(call_id, at)
         e.ivr_path, e.queue, e.language, e.ivr_failed = path, queue, language, failed
+        e.priority, e.skills = priority, skills
         return e
 
     def held(self, call_id: str, at: datetime) -> bool:

@@ -11,13 +11,19 @@ from ivr.model import Menu, MenuNode, successors
 DEMO_PHONE = EndpointBehaviour(answer_delay=3.0, answer_delay_sigma=0.4, no_answer_rate=0.03, busy_rate=0.01)
 
 
+TALK_MEDIAN = 120.0
+
+
 def sim_config_for_daemon(cfg: Config, *, speed: float, seed: int, calls: int,
                           agi_url: str = "agi://127.0.0.1:4573/ivr") -> SimConfig:
     user = AmiUser(username=cfg.ami.username, secret=cfg.ami.secret)
-    # Enough traffic for the demo to show queues forming: calls arrive over about an hour of
-    # simulated time, whatever N is.
-    per_hour = max(60.0, float(calls))
-    load = LoadProfile(hourly_rate=(per_hour,) * 24, menu_digits=menu_digit_weights(cfg.ivr_menu()))
+    # A busy hour: the offered load is about 75 % of the agents (talk 2 min + wrap-up), so queues form
+    # and the connection rate sits near its target instead of at 100 % or collapsing.
+    agents = max(1, len(cfg.agents))
+    wrapup = sum(q.wrapup_seconds for q in cfg.queues) / len(cfg.queues)
+    per_hour = 0.75 * agents * 3600 / (TALK_MEDIAN + wrapup + 10)
+    load = LoadProfile(hourly_rate=(per_hour,) * 24, menu_digits=menu_digit_weights(cfg.ivr_menu()),
+                       talk_median=TALK_MEDIAN)
     return SimConfig(
         ami_host="127.0.0.1",
         ami_port=0,
@@ -32,7 +38,8 @@ def sim_config_for_daemon(cfg: Config, *, speed: float, seed: int, calls: int,
 
 
 def menu_digit_weights(menu: Menu) -> dict[str, float]:
-    """The first menu a caller meets, each choice equally likely (a flat menu has no digits)."""
+    """The first menu a caller meets; earlier choices more likely, halving down the list, as in real
+    hotlines where the first option (general enquiries) takes most calls. A flat menu has no digits."""
     seen: set[str] = set()
     todo = [menu.start]
     while todo:
@@ -42,6 +49,7 @@ def menu_digit_weights(menu: Menu) -> dict[str, float]:
         seen.add(name)
         node = menu.nodes[name]
         if isinstance(node, MenuNode) and node.choices:
-            return {c.digits: 1.0 / len(node.choices) for c in node.choices}
+            weights = [0.5**i for i in range(len(node.choices))]
+            return {c.digits: w / sum(weights) for c, w in zip(node.choices, weights, strict=True)}
         todo.extend(target for _, target in successors(node))
     return {"1": 1.0}

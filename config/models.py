@@ -81,6 +81,9 @@ class CentreConfig(Section):
     timezone: TimeZoneName = "Asia/Shanghai"
     language: Language = "zh"
     connection_rate_target: float = Field(0.97, gt=0, le=1)
+    # Until agents log in from the agent desktop, the daemon logs every configured agent in and
+    # makes them ready at start (the demo and a small centre run this way).
+    auto_ready_agents: bool = True
 
 
 class TlsConfig(Section):

@@ -228,8 +228,10 @@ class Engine:
                 self._start_closing(a, at, out)
                 return
             a.closing = False
-            if close is not None:
-                out.append(StartTimer(("close", a.id, str(next(self._timer_ids))), close))
+            if close is not None and close != a.close_due:  # one close timer per shift, not per ready
+                a.close_due = close
+                a.close_key = ("close", a.id, str(next(self._timer_ids)))
+                out.append(StartTimer(a.close_key, close))
         for q in a.queues:
             spec = self.queues[q]
             s = spec.strategy
@@ -261,7 +263,12 @@ class Engine:
         key = (-e.priority, entered.timestamp(), next(self._arrivals))
         c = CallRecord(e.call_id, spec.name, key, e.skills, entered, e.at)
         self._calls[c.id] = c
-        if e.preferred_agent is not None and e.prefer_until is not None and e.prefer_until > e.at:
+        if (
+            e.preferred_agent is not None
+            and e.prefer_until is not None
+            and e.prefer_until > e.at
+            and self._agents[e.preferred_agent].state is not AgentState.LOGGED_OUT  # no one to wait for
+        ):
             c.preferred = e.preferred_agent
             self._agents[c.preferred].preferred_calls.add(c.id)
             self._timer(c, ("prefer", c.id), e.prefer_until, out)
@@ -452,7 +459,11 @@ class Engine:
                 self._wrapup_done(a, e.at, out)
         elif kind == "close":
             a = self._agents.get(e.key[1])
-            if a is not None and a.state is not AgentState.LOGGED_OUT and not a.closing:
+            if a is not None and a.close_key == e.key:
+                a.close_key = None
+            else:
+                return  # stale
+            if a.state is not AgentState.LOGGED_OUT and not a.closing:
                 if a.state is READY:
                     self._unindex(a)
                 self._start_closing(a, e.at, out)  # on a call too: the logout waits for its end

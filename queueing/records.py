@@ -52,6 +52,8 @@ class AgentRecord:
     __slots__ = (
         "call",
         "calls_today",
+        "close_due",
+        "close_key",
         "closing",
         "id",
         "idle_since",
@@ -79,6 +81,8 @@ class AgentRecord:
         self.meets_cache: dict[Skills, bool] = {}
         self.preferred_calls: set[str] = set()
         self.wrap_key: tuple[str, ...] | None = None
+        self.close_due: datetime | None = None  # when offers stop for the current shift
+        self.close_key: tuple[str, ...] | None = None
         self.closing = False  # shift: in the last minutes, no new offers
         self.logout_pending = False  # shift over while on a call: log out once it is done
 

@@ -174,3 +174,10 @@ def test_supervisor_moves_call_and_raises_priority() -> None:
     moved = [(c.old_queue, c.new_queue, c.by) for c in out if isinstance(c, CallMoved)]
     assert moved == [("vip", "q", "sup")]
     assert h.engine.waiting_calls("q") == ["c2", "c1", "c3"]
+
+
+def test_preferred_agent_logged_out_is_not_waited_for() -> None:
+    h = make([QueueSpec("q")], [AgentSpec("a1", ("q",)), AgentSpec("last", ("q",))])
+    ready(h, "a1")
+    h.send(CallQueued(t(1), "c1", "q", preferred_agent="last", prefer_until=t(300)))
+    assert h.engine.call_agent("c1") == "a1"

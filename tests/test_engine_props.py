@@ -44,7 +44,7 @@ from queueing.harness import Harness
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime.combine(date(2026, 3, 2), time(7, 50), tzinfo=SH).astimezone(UTC)
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @given(st.sampled_from(list(AgentState)), st.sampled_from(list(AgentInput)))

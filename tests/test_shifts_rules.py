@@ -29,6 +29,7 @@ from queueing import (
     CallQueued,
     Engine,
     EngineConfig,
+    ForceAgentState,
     NotOnShift,
     OfferAnswered,
     QueueSpec,
@@ -169,3 +170,23 @@ def test_check_week_reports_gaps() -> None:
     tuesday = [g for g in gaps if g.start.date() == MONDAY + timedelta(days=1)]
     assert (tuesday[0].start.hour, tuesday[0].end.hour) == (6, 8)
     assert "q: Mon 2026-03-02 12:00-13:00 0/1 agents" in [str(g) for g in gaps]
+
+
+def test_supervisor_cannot_force_ready_off_shift() -> None:
+    h = _engine()
+    h.send(AgentLoggedIn(local(MONDAY, 7), "a1"))  # its night shift ended at 06:00, the day one is at 08:00
+    with pytest.raises(NotOnShift):
+        h.send(ForceAgentState(local(MONDAY, 7), "a1", AgentState.READY, "", "sup"))
+    assert h.engine.agent_state("a1") == (AgentState.NOT_READY, "login")
+
+
+def test_check_week_workday_staffing_skips_holidays() -> None:
+    r = roster(
+        teams=(Team("O", ("o1",), ("office",)),),
+        staffing=(Staffing("q", 2, time(9), time(17), days="workdays"),),
+        agent_queues={"o1": ("q",)},
+    )
+    gaps = check_week(r, "2026-W40")  # Mon 28 Sep .. Sun 4 Oct: 1-4 Oct are National Day holidays
+    days = sorted({g.start.date() for g in gaps})
+    assert days == [date(2026, 9, 28), date(2026, 9, 29), date(2026, 9, 30)]
+    assert all(g.scheduled == 1 and g.required == 2 for g in gaps)

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pydantic import SecretStr
 
+from asterisk.ami.transcripts import TRANSCRIPT_DIR
 from asterisk.sim import AmiUser, PbxSimulator, SimConfig
 from asterisk.sim.testing import RawAmi, recorded_messages
 
-REC = Path("/work/shared/ami-transcripts")
-if not REC.exists():  # the repository copy, when the shared tree is not mounted
-    REC = Path(__file__).resolve().parents[1].parent / "shared" / "ami-transcripts"
+REC = TRANSCRIPT_DIR
 
-VOLATILE = {"timestamp", "sessionid", "eventtv", "sessiontv", "localaddress", "remoteaddress", "uptime", "lastreload"}
+VOLATILE = {
+    "timestamp",
+    "sessionid",
+    "eventtv",
+    "sessiontv",
+    "localaddress",
+    "remoteaddress",
+    "uptime",
+    "lastreload",
+}
 
 
 def norm(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -57,10 +64,15 @@ async def test_banner_login_ping_unknown_logoff_match_a1() -> None:
             await ami.eof()
         finally:
             await ami.close()
-    want = [r for r in recorded_replies("a1-login-ping-unknown-action.txt") if r[1][1] not in ("cc-4", "cc-5")]
+    want = [
+        r for r in recorded_replies("a1-login-ping-unknown-action.txt") if r[1][1] not in ("cc-4", "cc-5")
+    ]
     assert got == want
-    recorded = {h[0][1]: norm(h) for d, h in recorded_messages(str(REC / "a1-login-ping-unknown-action.txt"))
-                if d == "<<<" and h[0][0] == "Event"}
+    recorded = {
+        h[0][1]: norm(h)
+        for d, h in recorded_messages(str(REC / "a1-login-ping-unknown-action.txt"))
+        if d == "<<<" and h[0][0] == "Event"
+    }
     assert events["FullyBooted"] == recorded["FullyBooted"]
     assert events["CoreShowChannelsComplete"] == recorded["CoreShowChannelsComplete"]
     for name in ("SuccessfulAuth", "RequestBadFormat"):
@@ -96,8 +108,15 @@ async def test_read_only_user_permission_denied_matches_a3() -> None:
         try:
             reply = await ami.login("ro", "rosecret")
             assert reply.get("Message") == "Authentication accepted"
-            ami.send("Originate", Channel="Local/s@cc-caller", Context="cc-hold", Exten="s", Priority="1",
-                     Async="true", ActionID="ro-3")
+            ami.send(
+                "Originate",
+                Channel="Local/s@cc-caller",
+                Context="cc-hold",
+                Exten="s",
+                Priority="1",
+                Async="true",
+                ActionID="ro-3",
+            )
             r1 = await ami.until(lambda m: m.is_response)
             denied = await ami.until(lambda m: m.name == "RequestNotAllowed")
             ami.send("CoreShowChannels", ActionID="ro-9")
@@ -107,8 +126,11 @@ async def test_read_only_user_permission_denied_matches_a3() -> None:
     rec = recorded_replies("a3-ro-permission-denied.txt")
     assert r1.headers in rec and r2.headers in rec
     assert r1.headers == [("Response", "Error"), ("ActionID", "ro-3"), ("Message", "Permission denied")]
-    recorded = next(h for d, h in recorded_messages(str(REC / "a3-ro-permission-denied.txt"))
-                    if h[0] == ("Event", "RequestNotAllowed"))
+    recorded = next(
+        h
+        for d, h in recorded_messages(str(REC / "a3-ro-permission-denied.txt"))
+        if h[0] == ("Event", "RequestNotAllowed")
+    )
     assert [k for k, _ in denied.headers] == [k for k, _ in recorded]
     assert denied["RequestType"] == "Action: Originate"
 

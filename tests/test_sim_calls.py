@@ -25,7 +25,7 @@ async def route(ami: RawAmi, agents: Callable[[int], str | None], holds: list[st
     """A tiny ACD: on the n-th CcHold, send the caller to agents(n) (None: leave it on hold)."""
     n = 0
     while True:
-        msg = await ami.until(lambda m: m.get("UserEvent") == "CcHold", timeout=30)
+        msg = await ami.until(lambda m: m.get("UserEvent") == "CcHold", wait_s=30)
         holds.append(msg.getall("Uniqueid")[-1])
         agent = agents(n)
         n += 1
@@ -57,7 +57,13 @@ async def run_with_router(sim: PbxSimulator, agents: Callable[[int], str | None]
 async def test_scripted_call_is_answered_and_surveyed() -> None:
     async with TinyAgi(simple_ivr) as agi, PbxSimulator(cfg(agi.url)) as sim:
         truth, holds, _ = await run_with_router(
-            sim, lambda n: "1001", caller="13912345678", name="李雷", dtmf=["2"], talk=30, patience=300,
+            sim,
+            lambda n: "1001",
+            caller="13912345678",
+            name="李雷",
+            dtmf=["2"],
+            talk=30,
+            patience=300,
             survey=["1"],
         )
     assert truth.outcome == "answered"
@@ -76,7 +82,9 @@ async def test_scripted_call_is_answered_and_surveyed() -> None:
 
 async def test_caller_abandons_on_hold() -> None:
     async with TinyAgi(simple_ivr) as agi, PbxSimulator(cfg(agi.url)) as sim:
-        truth, holds, _ = await run_with_router(sim, lambda n: None, caller="13800000001", dtmf=["1"], patience=40)
+        truth, holds, _ = await run_with_router(
+            sim, lambda n: None, caller="13800000001", dtmf=["1"], patience=40
+        )
     assert truth.outcome == "abandoned_queue" and truth.ended_by == "caller"
     assert truth.reached_hold and holds == [truth.uniqueid] and truth.offers == []
     assert truth.ended_at is not None
@@ -89,14 +97,20 @@ async def test_no_answer_and_busy_go_back_to_hold_then_answered() -> None:
         truth, holds, _ = await run_with_router(
             sim, lambda n: order[n], caller="13800000002", dtmf=["1"], talk=5, patience=600
         )
-    assert [(o.agent, o.result) for o in truth.offers] == [("1050", "NOANSWER"), ("1060", "BUSY"), ("1001", "ANSWER")]
+    assert [(o.agent, o.result) for o in truth.offers] == [
+        ("1050", "NOANSWER"),
+        ("1060", "BUSY"),
+        ("1001", "ANSWER"),
+    ]
     assert truth.hold_count == 3 and holds == [truth.uniqueid] * 3
     assert truth.outcome == "answered" and truth.answered_by == "1001"
 
 
 async def test_caller_abandons_while_agent_rings() -> None:
     async with TinyAgi(simple_ivr) as agi, PbxSimulator(cfg(agi.url)) as sim:
-        truth, _, _ = await run_with_router(sim, lambda n: "1050", caller="13800000003", dtmf=["1"], patience=12)
+        truth, _, _ = await run_with_router(
+            sim, lambda n: "1050", caller="13800000003", dtmf=["1"], patience=12
+        )
     assert truth.outcome == "abandoned_ringing"
     assert [(o.agent, o.result) for o in truth.offers] == [("1050", "CANCEL")]
 
@@ -109,7 +123,7 @@ async def test_caller_hangs_up_mid_menu_agi_gets_hangup_then_511() -> None:
         seen.append(await conn.cmd('STREAM FILE cc-long-welcome ""'))  # the caller hangs up during it
         seen.append(await conn.line())  # HANGUP
         seen.append(await conn.cmd("GET DATA cc-menu 3000 1"))
-        seen.append(await conn.cmd("VERBOSE \"still here\" 1"))
+        seen.append(await conn.cmd('VERBOSE "still here" 1'))
         seen.append(await conn.cmd("FOO BAR"))
 
     async with TinyAgi(slow_ivr) as agi:
@@ -125,7 +139,7 @@ async def test_caller_hangs_up_mid_menu_agi_gets_hangup_then_511() -> None:
         "200 result=1",
         "510 Invalid or unknown command",
     ]
-    assert truth.outcome == "abandoned_ivr" and truth.agi_status == "" or truth.outcome == "abandoned_ivr"
+    assert truth.outcome == "abandoned_ivr" and truth.agi_status == "HANGUP"
     assert not truth.reached_hold and truth.end_count == 1
 
 
@@ -141,7 +155,9 @@ async def test_agi_unreachable_goes_to_fallback() -> None:
     assert truth.outcome == "fallback" and truth.agi_status == "FAILURE"
     assert not truth.reached_hold
     varsets = [dict(e) for e in events if e[0] == ("Event", "VarSet")]
-    assert {"Variable": "AGISTATUS", "Value": "FAILURE"}.items() <= next(v for v in varsets if v["Variable"] == "AGISTATUS").items()
+    assert {"Variable": "AGISTATUS", "Value": "FAILURE"}.items() <= next(
+        v for v in varsets if v["Variable"] == "AGISTATUS"
+    ).items()
     assert any(e[0] == ("Event", "UserEvent") and ("UserEvent", "CcFallback") in e for e in events)
     assert not any(e[0][1].startswith("AGIExec") for e in events)
 
@@ -167,7 +183,12 @@ async def test_ami_hangup_and_getvar_status_on_held_call() -> None:
             gone = await ami.until(lambda m: m.is_response)
         finally:
             await ami.close()
-    assert got.headers == [("Response", "Success"), ("ActionID", "g"), ("Variable", "CC_QUEUE"), ("Value", "q3")]
+    assert got.headers == [
+        ("Response", "Success"),
+        ("ActionID", "g"),
+        ("Variable", "CC_QUEUE"),
+        ("Value", "q3"),
+    ]
     assert st.get("EventList") == "start" and item["Uniqueid"] == uid and done["ListItems"] == "1"
     assert hung.headers == [("Response", "Success"), ("ActionID", "h"), ("Message", "Channel Hungup")]
     assert gone.headers == [("Response", "Error"), ("ActionID", "h2"), ("Message", "No such channel")]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from tickets.records import CallRecordData
 from tickets.store import Store, StoreError, mask_url
 from tickets.testing import make_record, throwaway_pg_database
 
@@ -25,7 +27,7 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:  # type: ignore[no-untyped-def]
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 'cc.db'}")
     else:
@@ -38,8 +40,9 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:  # type:
         s.close()
 
 
-def batch(n: int, start: int = 0, caller: str = "13800000000") -> list:  # type: ignore[type-arg]
-    return [make_record(f"c{i}", entered_at=T0 + timedelta(minutes=i), caller=caller) for i in range(start, start + n)]
+def batch(n: int, start: int = 0, caller: str = "13800000000") -> list[CallRecordData]:
+    return [make_record(f"c{i}", entered_at=T0 + timedelta(minutes=i), caller=caller)
+            for i in range(start, start + n)]
 
 
 def test_write_batch_counts_only_new_rows(store: Store) -> None:
@@ -93,7 +96,7 @@ def test_outcome_counts(store: Store) -> None:
                                       (None, "abandoned_ivr"): 1, ("tax", "answered"): 1}
 
 
-def test_caller_history_uses_the_index_on_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_caller_history_uses_the_index_on_sqlite(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 'cc.db'}") as store:
         with store.engine.connect() as conn:
             plan = conn.execute(text(

@@ -33,7 +33,8 @@ def test_answered_needs_agent_and_answer_time() -> None:
 def test_times_must_be_ordered() -> None:
     rec = make_record("c1", entered_at=T0)
     with pytest.raises(RecordError, match="before"):
-        dataclasses.replace(rec, ended_at=rec.answered_at - timedelta(seconds=1))  # type: ignore[operator]
+        assert rec.answered_at is not None
+        dataclasses.replace(rec, ended_at=rec.answered_at - timedelta(seconds=1))
     with pytest.raises(RecordError, match="before"):
         dataclasses.replace(rec, queued_at=T0 - timedelta(seconds=1))
 

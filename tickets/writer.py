@@ -61,6 +61,8 @@ class RecordWriter:
         self._inflight: list[CallRecordData] = []
         self._wake = asyncio.Event()  # a record arrived, a flush or close was asked
         self._progress = asyncio.Event()  # a flush request was served, or run() ended
+        # One database or spool step at a time, even when flush() works inline beside run().
+        self._io = asyncio.Lock()
         self._flush_asked = 0
         self._flush_done = 0
         self._closing = False
@@ -100,8 +102,9 @@ class RecordWriter:
         loop = asyncio.get_running_loop()
         try:
             # Records spooled by an earlier run (the database was away, or a crash) go first.
-            self._spool_dirty = not await asyncio.to_thread(self._spool.is_empty)
-            self._retry_at = loop.time()
+            if not await asyncio.to_thread(self._spool.is_empty):
+                self._spool_dirty = True
+                self._retry_at = loop.time()
             while True:
                 if self._flush_asked > self._flush_done or self._closing:
                     await self._serve_flush()
@@ -110,9 +113,8 @@ class RecordWriter:
                     continue
                 if self._spool_dirty and loop.time() >= self._retry_at:
                     await self._retry_spool()
-                batch = await self._collect(loop)
-                if batch:
-                    await self._write(batch)
+                if await self._collect(loop):
+                    await self._write_next()
         except asyncio.CancelledError:
             self._save_on_cancel()
             raise
@@ -148,23 +150,33 @@ class RecordWriter:
         asked = self._flush_asked
         if not self._running:  # no run() has looked at the spool yet
             self._spool_dirty = self._spool_dirty or not await asyncio.to_thread(self._spool.is_empty)
-        while self._queue:
-            await self._write(self._take(self.batch_size))
+        while await self._write_next():
+            pass
         if self._spool_dirty:
             await self._retry_spool()
         self._flush_done = max(self._flush_done, asked)
         self._progress.set()
 
-    def _take(self, n: int) -> list[CallRecordData]:
-        return [self._queue.popleft() for _ in range(min(n, len(self._queue)))]
+    async def _write_next(self) -> bool:
+        """Write (or spool) the next batch; False when the queue was empty.
 
-    async def _collect(self, loop: asyncio.AbstractEventLoop) -> list[CallRecordData]:
-        """Wait for a batch: full, or flush_interval after its first record arrived."""
+        Records leave the queue only while holding the lock, so whoever finds the queue empty
+        under the lock knows that no batch is still in flight: what flush() relies on.
+        """
+        async with self._io:
+            if not self._queue:
+                return False
+            n = min(self.batch_size, len(self._queue))
+            await self._write_locked([self._queue.popleft() for _ in range(n)])
+            return True
+
+    async def _collect(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Wait until a batch is due: full, or flush_interval after its first record arrived."""
         if not self._queue:
             timeout = max(0.0, self._retry_at - loop.time()) if self._spool_dirty else None
             await self._wait_wake(timeout)
             if not self._queue or self._flush_asked > self._flush_done or self._closing:
-                return []
+                return False
         deadline = loop.time() + self.flush_interval
         while len(self._queue) < self.batch_size and not (self._flush_asked > self._flush_done
                                                           or self._closing):
@@ -172,7 +184,7 @@ class RecordWriter:
             if remaining <= 0:
                 break
             await self._wait_wake(remaining)
-        return self._take(self.batch_size)
+        return True
 
     async def _wait_wake(self, delay: float | None) -> None:
         self._wake.clear()
@@ -182,25 +194,25 @@ class RecordWriter:
         except TimeoutError:
             pass
 
-    async def _write(self, batch: list[CallRecordData]) -> None:
+    async def _write_locked(self, batch: list[CallRecordData]) -> None:
+        # Kept (not cleared in a finally) if we are cancelled mid-way: _save_on_cancel spools it.
         self._inflight = batch
-        try:
-            if not self._spool_dirty:
-                try:
-                    inserted = await asyncio.to_thread(self._store.write_batch, batch)
-                except Exception as exc:
-                    self.failures += 1
-                    log.warning("store write of %d records failed (%s); spooling", len(batch),
-                                _describe(exc, self._store))
-                    self._spool_dirty = True
-                    self._schedule_retry()
-                else:
-                    self.written += len(batch)
-                    self.inserted += inserted
-                    return
-            await self._to_spool(batch)
-        finally:
-            self._inflight = []
+        if not self._spool_dirty:
+            try:
+                inserted = await asyncio.to_thread(self._store.write_batch, batch)
+            except Exception as exc:
+                self.failures += 1
+                log.warning("store write of %d records failed (%s); spooling", len(batch),
+                            _describe(exc, self._store))
+                self._spool_dirty = True
+                self._schedule_retry()
+            else:
+                self.written += len(batch)
+                self.inserted += inserted
+                self._inflight = []
+                return
+        await self._to_spool(batch)
+        self._inflight = []
 
     async def _to_spool(self, batch: list[CallRecordData]) -> None:
         try:
@@ -216,6 +228,11 @@ class RecordWriter:
             self.spooled += len(batch)
 
     async def _retry_spool(self) -> None:
+        async with self._io:
+            if self._spool_dirty:
+                await self._retry_spool_locked()
+
+    async def _retry_spool_locked(self) -> None:
         records = await asyncio.to_thread(self._spool.read)
         try:
             inserted = 0
@@ -243,6 +260,7 @@ class RecordWriter:
 
     def _schedule_retry(self) -> None:
         self._retry_at = asyncio.get_running_loop().time() + self._backoff()
+        self._wake.set()  # run() may be waiting with no deadline: let it see the retry time
 
     def _save_on_cancel(self) -> None:
         # Blocking on purpose: the task is being torn down and these records exist nowhere else.

@@ -21,12 +21,10 @@ _LINE = re.compile(r"^\s*(\d+\.\d+) (conn\d+) (<<<|>>>|###) ?(.*)$")
 
 
 def transcript_dir() -> Path:
-    """shared/ami-transcripts: beside the repository (CI's layout) or /work/shared."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[3] / "shared" / "ami-transcripts", Path("/work/shared/ami-transcripts")):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/ami-transcripts not found beside the repository nor in /work/shared")
+    """The recorded traffic shipped with the tests (a copy of shared/ami-transcripts)."""
+    from asterisk.ami.transcripts import TRANSCRIPT_DIR
+
+    return TRANSCRIPT_DIR
 
 
 @dataclass

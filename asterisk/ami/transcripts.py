@@ -23,7 +23,8 @@ from pathlib import Path
 from asterisk.ami.codec import AmiReader, Message, parse_frame
 
 #: Where the recordings live in the shared tree.
-TRANSCRIPT_DIR = Path("/work/shared/ami-transcripts")
+# A copy of shared/ami-transcripts ships with the tests, so a fresh clone on a new machine has it.
+TRANSCRIPT_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "ami-transcripts"
 
 _BLOCK = re.compile(r"^(<<<|>>>)\s+(\d+(?:\.\d+)?) (recv|sent) (\d+) bytes(?: \((.*)\))?$")
 _NOTE = re.compile(r"^###\s+(\d+(?:\.\d+)?) (.*)$")

@@ -311,20 +311,25 @@ async def run_agi(run: CallRun, url: str, *, survey: bool) -> str:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 4573
     session = AgiSession(run, survey)
+
+    def status(value: str) -> str:
+        run.setvar("AGISTATUS", value)
+        if not survey:
+            run.truth.agi_status = value
+        return value
+
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             reader, writer = await asyncio.open_connection(host, port)
     except (OSError, TimeoutError):
-        run.setvar("AGISTATUS", "FAILURE")
-        return "FAILURE"
+        return status("FAILURE")
     try:
         writer.write(environment(run, url, run.chan.priority))
         await writer.drain()
         await session.serve(reader, writer)
     except ConnectionError:
         if session.ended is None:
-            run.setvar("AGISTATUS", "FAILURE")
-            return "FAILURE"
+            return status("FAILURE")
     finally:
         writer.close()
         try:
@@ -332,9 +337,9 @@ async def run_agi(run: CallRun, url: str, *, survey: bool) -> str:
         except OSError:
             pass
     if isinstance(session.ended, Hungup):
-        run.setvar("AGISTATUS", "HANGUP")
+        status("HANGUP")
         raise session.ended
-    run.setvar("AGISTATUS", "SUCCESS")
+    status("SUCCESS")
     if session.ended is not None:
         raise session.ended
     return "SUCCESS"

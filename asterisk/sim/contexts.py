@@ -35,7 +35,6 @@ async def cc_incoming(run: CallRun, exten: str) -> Location | None:
     status = await run_agi(run, url, survey=False)
     queue = ch.getvar("CC_QUEUE")
     run.truth.queue = queue
-    run.truth.agi_status = status
     run.app(6, "NoOp", f"AGISTATUS={status} CC_QUEUE={queue}")
     failed = status != "SUCCESS"
     run.app(7, "GotoIf", f"{int(failed)}?cc-fallback,s,1")

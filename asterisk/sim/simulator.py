@@ -45,6 +45,12 @@ class PbxSimulator:
         self._loads = 0
         self._listeners: list[Callable[[Headers], None]] = []
 
+    def set_agi_url(self, url: str) -> None:
+        """Point new calls at another FastAGI server (the demo learns the daemon's port after start)."""
+        self.config = SimConfig.model_validate({**self.config.model_dump(), "agi_url": url})
+        if self._pbx is not None:
+            self._pbx.config = self.config
+
     # ---- lifecycle
     async def __aenter__(self) -> PbxSimulator:
         start = self.config.start or datetime.now(UTC).replace(microsecond=0)

@@ -30,8 +30,8 @@ class RawAmi:
     def send(self, action: str, **fields: str) -> None:
         self.writer.write(encode_action(action, fields))
 
-    async def next(self, timeout: float = 10.0) -> Message:
-        async with asyncio.timeout(timeout):
+    async def next(self, wait_s: float = 10.0) -> Message:
+        async with asyncio.timeout(wait_s):
             while not self.queue:
                 data = await self.reader.read(65536)
                 if not data:
@@ -40,10 +40,10 @@ class RawAmi:
                 self.queue.extend(self.amir.feed(data))
         return self.queue.pop(0)
 
-    async def until(self, pred: Callable[[Message], bool], timeout: float = 10.0) -> Message:
-        async with asyncio.timeout(timeout):
+    async def until(self, pred: Callable[[Message], bool], wait_s: float = 10.0) -> Message:
+        async with asyncio.timeout(wait_s):
             while True:
-                msg = await self.next(timeout)
+                msg = await self.next(wait_s)
                 if pred(msg):
                     return msg
 
@@ -52,8 +52,8 @@ class RawAmi:
         self.send("Login", Username=user, Secret=secret, Events=events, ActionID="login")
         return await self.until(lambda m: m.is_response)
 
-    async def eof(self, timeout: float = 10.0) -> bool:
-        async with asyncio.timeout(timeout):
+    async def eof(self, wait_s: float = 10.0) -> bool:
+        async with asyncio.timeout(wait_s):
             while await self.reader.read(65536):
                 pass
         return True
@@ -150,7 +150,7 @@ class TinyAgi:
 async def simple_ivr(conn: AgiConn) -> None:
     """Answer, play a welcome, read the menu digits, choose a queue (as the daemon's IVR would)."""
     if conn.env.get("agi_network_script") == "ivr/survey":
-        await conn.cmd('GET DATA cc-survey 3000 1')
+        await conn.cmd("GET DATA cc-survey 3000 1")
         return
     await conn.cmd("ANSWER")
     await conn.cmd('STREAM FILE cc-welcome ""')
