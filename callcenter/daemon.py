@@ -28,6 +28,7 @@ from asterisk.ami.client import AmiActionError, AmiClient, AmiNotConnected, AmiT
 from asterisk.ami.codec import Message
 from asterisk.ami.tracker import (
     AgentAnswered,
+    AgentDialed,
     CallerHeld,
     CallFact,
     CallHungUp,
@@ -41,26 +42,27 @@ from callcenter.ledger import CallLedger
 from callcenter.timers import TimerService
 from config.models import Config
 from ivr.over_agi import run_ivr_over_agi
-from metrics.live import LiveStats
 from metrics.kpi import day_bounds
+from metrics.live import LiveStats
 from metrics.prom import register as register_collectors
 from queueing import (
     AgentLoggedIn,
-    AgentState,
     AgentReady,
+    AgentState,
     AgentStateChanged,
     CallEnded,
     CallLeft,
     CallQueued,
     CancelTimer,
     Engine,
+    EngineError,
+    IllegalTransition,
     OfferAnswered,
     OfferCall,
     OfferFailed,
     StartTimer,
     TimerFired,
 )
-from queueing import EngineError, IllegalTransition
 from tickets.records import CallRecordData
 from tickets.store import RecordWriter, Store, mask_url
 
@@ -125,6 +127,7 @@ class Daemon:
         self._fact_handlers: dict[type[CallFact], Callable[[Any], None]] = {
             CallStarted: self._call_started,
             CallerHeld: self._caller_held,
+            AgentDialed: self._agent_dialed,
             AgentAnswered: self._agent_answered,
             RouteResult: self._route_result,
             CallHungUp: self._call_hung_up,
@@ -228,6 +231,9 @@ class Daemon:
             self._engine(CallQueued(at=f.at, call_id=f.uniqueid, queue=entry.queue, caller=entry.caller_number,
                                     priority=entry.priority, skills=entry.skills))
 
+    def _agent_dialed(self, f: AgentDialed) -> None:
+        self.ledger.dialed(f.uniqueid, f.at)
+
     def _agent_answered(self, f: AgentAnswered) -> None:
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
@@ -242,9 +248,9 @@ class Daemon:
                 self._engine(CallEnded(at=f.at, call_id=f.uniqueid))
             return
         entry = self.ledger.calls.get(f.uniqueid)
-        if entry is None or entry.ringing_agent is None:
+        if entry is None or entry.offer_agent is None:
             return
-        agent = entry.ringing_agent
+        agent = entry.offer_agent
         self.ledger.offer_failed(f.uniqueid)
         reason = DIAL_FAILURES.get(status)
         if reason is None:  # CANCEL: the caller hung up while ringing; the Hangup closes the call
@@ -305,7 +311,7 @@ class Daemon:
             if self.engine.agent_state(key[1])[0] is AgentState.NOT_READY:
                 self._engine(AgentReady(at=at, agent_id=key[1]))
             return
-        self._engine(TimerFired(at=at, key=key))
+        self._engine(TimerFired(at=at, key=key))  # type: ignore[arg-type]  # the engine's own tuple keys
 
     # ------------------------------------------------------------------ AMI out
     async def _offer_worker(self) -> None:
@@ -317,7 +323,7 @@ class Daemon:
                 self.stats.offer_action_failures += 1
                 log.warning("offer of %s to agent %s failed: %s", offer.call_id, offer.agent_id, exc)
                 entry = self.ledger.calls.get(offer.call_id)
-                if entry is not None and entry.ringing_agent == offer.agent_id:
+                if entry is not None and entry.offer_agent == offer.agent_id:
                     self.ledger.offer_failed(offer.call_id)
                     self._engine(
                         OfferFailed(at=self.clock.now(), call_id=offer.call_id, agent_id=offer.agent_id,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,8 @@ def override(cfg: Config, *, database_url: str | None = None, web_port: int | No
 
 async def demo_main(args: argparse.Namespace) -> int:
     from asterisk.sim import PbxSimulator
-    from callcenter.simwire import sim_config_for_daemon
     from callcenter.daemon import Daemon
+    from callcenter.simwire import sim_config_for_daemon
     from config.loader import ConfigError, load_config
 
     try:
@@ -150,7 +151,7 @@ async def demo_main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     async with PbxSimulator(sim_cfg) as sim:
         cfg = override(cfg, ami_host="127.0.0.1", ami_port=sim.ami_port)
-        daemon = Daemon(cfg, clock=clock, spool_dir=Path(".").resolve())
+        daemon = Daemon(cfg, clock=clock, spool_dir=os.getcwd())
         async with asyncio.TaskGroup() as tg:
             tg.create_task(daemon.run(), name="daemon")
             await daemon.ready.wait()
@@ -174,7 +175,7 @@ async def demo_main(args: argparse.Namespace) -> int:
                 await sim.run_load(calls=args.calls)
                 # Every call the simulator ended must reach the store before the summary.
                 deadline = time.monotonic() + 30
-                while daemon.ledger.calls and time.monotonic() < deadline:
+                while daemon.ledger.calls and time.monotonic() < deadline:  # noqa: ASYNC110 (a bounded poll)
                     await asyncio.sleep(0.05)
                 await daemon.writer.flush()
             finally:
@@ -186,7 +187,8 @@ async def demo_main(args: argparse.Namespace) -> int:
                                     speed=args.speed, target=cfg.centre.connection_rate_target)
             print_summary(summary, zh)
             if args.summary_json:
-                Path(args.summary_json).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+                text = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
+                await asyncio.to_thread(Path(args.summary_json).write_text, text)
                 print(f"  summary written to {args.summary_json}")
             if args.linger > 0:
                 print(f"Wallboard stays up for {args.linger:g} s at {url} (Ctrl-C to stop)")

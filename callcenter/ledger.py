@@ -32,7 +32,8 @@ class CallEntry:
     queued_at: datetime | None = None
     offered_at: datetime | None = None
     offers: int = 0
-    ringing_agent: str | None = None
+    offer_agent: str | None = None  # the agent the ACD chose; the phone may not ring yet
+    ringing: bool = False  # the agent's phone rings (DialBegin seen)
     agent_id: str | None = None
     answered_at: datetime | None = None
     talk_ended_at: datetime | None = None
@@ -45,7 +46,7 @@ class CallEntry:
         if self.answered_at is not None:
             return Outcome.ANSWERED
         if self.queued_at is not None:
-            return Outcome.ABANDONED_RINGING if self.ringing_agent else Outcome.ABANDONED_QUEUE
+            return Outcome.ABANDONED_RINGING if self.ringing else Outcome.ABANDONED_QUEUE
         if self.fallback:
             return Outcome.FALLBACK
         if self.ivr_failed:
@@ -86,32 +87,45 @@ class CallLedger:
 
     def held(self, call_id: str, at: datetime) -> bool:
         """The caller waits on hold. True the first time: that is when the call joins the queue."""
+        # A CcHold after a failed ring may arrive after the ACD already offered the call to the next
+        # agent, so being on hold says nothing about ringing: only offer_failed() clears it.
         e = self.entry(call_id, at)
-        e.ringing_agent = None
         if e.queued_at is not None or e.queue is None:
             return False
         e.queued_at = max(at, e.entered_at)
         return True
 
     def offered(self, call_id: str, agent_id: str, at: datetime) -> None:
+        """The ACD chose an agent; the daemon is about to ring them."""
         e = self.calls.get(call_id)
-        if e is None or e.queued_at is None:
+        if e is not None and e.queued_at is not None:
+            e.offer_agent = agent_id
+            e.ringing = False
+
+    def dialed(self, call_id: str, at: datetime) -> None:
+        """The agent's phone rings. Only a real ring counts as an offer: a caller who hangs up while
+        the daemon's Redirect is on its way abandoned in the queue, not while ringing."""
+        e = self.calls.get(call_id)
+        if e is None or e.offer_agent is None or e.ringing or e.queued_at is None:
             return
+        e.ringing = True
+        e.offers += 1
         if e.offered_at is None:
             e.offered_at = max(at, e.queued_at)
-        e.offers += 1
-        e.ringing_agent = agent_id
 
     def offer_failed(self, call_id: str) -> None:
         e = self.calls.get(call_id)
         if e is not None:
-            e.ringing_agent = None
+            e.offer_agent = None
+            e.ringing = False
 
     def answered(self, call_id: str, at: datetime) -> CallEntry | None:
         e = self.calls.get(call_id)
-        if e is None or e.ringing_agent is None or e.answered_at is not None:
+        if e is None or e.offer_agent is None or e.answered_at is not None:
             return None
-        e.agent_id = e.ringing_agent
+        if not e.ringing:  # DialBegin filtered out or lost: the answer proves the ring
+            self.dialed(call_id, at)
+        e.agent_id = e.offer_agent
         e.answered_at = max(at, e.offered_at or at)
         return e
 

@@ -25,6 +25,7 @@ def test_answered_call_gives_one_record_with_ordered_times() -> None:
     assert led.held("1.1", at(6)) is True
     assert led.held("1.1", at(7)) is False  # a second CcHold is not a second queue entry
     led.offered("1.1", "1001", at(8))
+    led.dialed("1.1", at(8))
     entry = led.answered("1.1", at(11))
     assert entry is not None and entry.agent_id == "1001"
     assert led.talk_ended("1.1", at(71)) is True
@@ -46,6 +47,7 @@ def test_answered_call_gives_one_record_with_ordered_times() -> None:
         (["ivr", "hold"], Outcome.ABANDONED_QUEUE),
         (["ivr", "hold", "offer"], Outcome.ABANDONED_RINGING),
         (["ivr", "hold", "offer", "fail"], Outcome.ABANDONED_QUEUE),
+        (["ivr", "hold", "chosen"], Outcome.ABANDONED_QUEUE),
         (["ivrfail"], Outcome.FAILED),
         (["fallback"], Outcome.FALLBACK),
     ],
@@ -61,6 +63,9 @@ def test_outcome_by_stage(steps: list[str], outcome: Outcome) -> None:
         elif step == "hold":
             led.held("1.1", at(i))
         elif step == "offer":
+            led.offered("1.1", "1001", at(i))
+            led.dialed("1.1", at(i))
+        elif step == "chosen":  # the ACD chose an agent but the phone never rang
             led.offered("1.1", "1001", at(i))
         elif step == "fail":
             led.offer_failed("1.1")

@@ -128,6 +128,7 @@ async def test_spool_survives_a_restart(tmp_path: Path) -> None:
             first.submit(rec)
         await first.close()  # the database is still away: the records stay in the spool
     assert len(Spool(spool_path).read()) == 7 and store.rows == {}
+    assert len(first.spooled_records()) == 7
 
     store.down = False
     second = RecordWriter(store, spool_path, flush_interval=0.0)

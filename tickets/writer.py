@@ -86,6 +86,11 @@ class RecordWriter:
     def spool_dirty(self) -> bool:
         return self._spool_dirty
 
+    def spooled_records(self) -> list[CallRecordData]:
+        """Records waiting in the spool (blocking read). At start the daemon adds them to its live
+        figures beside the store's, so a restart during an outage changes no figure either."""
+        return self._spool.read()
+
     def submit(self, record: CallRecordData) -> None:
         """Queue one record; never blocks and never touches the database."""
         if self._closing:
@@ -148,8 +153,10 @@ class RecordWriter:
 
     async def _serve_flush(self) -> None:
         asked = self._flush_asked
-        if not self._running:  # no run() has looked at the spool yet
-            self._spool_dirty = self._spool_dirty or not await asyncio.to_thread(self._spool.is_empty)
+        # No run() may have looked at the spool yet. Only ever set the flag here: another path may
+        # spool (and set it) while we await.
+        if not self._running and not await asyncio.to_thread(self._spool.is_empty):
+            self._spool_dirty = True
         while await self._write_next():
             pass
         if self._spool_dirty:
