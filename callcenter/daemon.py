@@ -63,7 +63,7 @@ from queueing import (
     StartTimer,
     TimerFired,
 )
-from tickets.records import CallRecordData
+from tickets.records import CallRecordData, RecordError
 from tickets.store import RecordWriter, Store, mask_url
 
 log = logging.getLogger("callcenter.daemon")
@@ -87,6 +87,7 @@ class DaemonStats:
     offer_action_failures: int = 0
     ivr_sessions: int = 0
     records: int = 0
+    record_errors: int = 0
 
 
 class Daemon:
@@ -156,9 +157,11 @@ class Daemon:
         )
         web_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            tasks = [
+            intake = [
                 tg.create_task(self.ami.run(), name="ami"),
                 tg.create_task(self.agi.serve(), name="fastagi"),
+            ]
+            tasks = [
                 tg.create_task(self.timers.run(), name="timers"),
                 tg.create_task(self.writer.run(), name="store-writer"),
                 tg.create_task(
@@ -173,7 +176,11 @@ class Daemon:
             log.info("daemon ready: FastAGI on %s:%s, web on %s:%s", self.cfg.agi.host, self.agi_port,
                      self.cfg.web.host, self.web_port)
             await self._stop.wait()
-            # Drain records before anything else goes: nothing is lost on a clean stop.
+            # Stop taking events, then drain the records before anything else goes: nothing is lost
+            # on a clean stop. Calls still in progress go on in Asterisk; a restart picks them up.
+            for t in intake:
+                t.cancel()
+            await asyncio.wait(intake)
             await self.writer.close()
             for t in tasks:
                 t.cancel()
@@ -184,6 +191,8 @@ class Daemon:
         now = self.clock.now()
         since = min(day_bounds(now, self.cfg.centre.timezone)[0], now - timedelta(hours=24))
         self.live.add_records(self.store.records(since))
+        # Calls recorded while the database was away are in the spool, not yet in the store.
+        self.live.add_records(r for r in self.writer.spooled_records() if r.ended_at >= since)
 
     def _login_agents(self) -> None:
         if not self.cfg.centre.auto_ready_agents:
@@ -267,7 +276,14 @@ class Daemon:
         elif entry.queued_at is not None:
             self._engine(CallLeft(at=f.at, call_id=f.uniqueid))
         self.live.clear_waiting(f.uniqueid)
-        record = self.ledger.hung_up(f.uniqueid, f.at, f.cause)
+        try:
+            record = self.ledger.hung_up(f.uniqueid, f.at, f.cause)
+        except RecordError as exc:
+            # The facts contradict each other (a bug, or events lost in a reconnect): the call still
+            # counts, so the record is kept as 'failed' with what is certain, and the fault is counted.
+            self.stats.record_errors += 1
+            log.error("call %s: inconsistent record (%s); kept as failed", f.uniqueid, exc)
+            record = self.ledger.failed_record(f.uniqueid, f.at, f.cause)
         if record is not None:
             self._record(record)
 

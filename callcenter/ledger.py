@@ -174,3 +174,18 @@ class CallLedger:
             outcome=outcome,
             hangup_cause=cause,
         )
+
+    def failed_record(self, call_id: str, at: datetime, cause: int | None) -> CallRecordData | None:
+        """A record with only what is certain (who called, when), for a call whose facts contradict
+        each other: it is still counted, as failed, rather than lost."""
+        e = self.calls.pop(call_id, None)
+        if e is None:
+            return None
+        self.closed += 1
+        return CallRecordData(
+            call_id=e.call_id, linkedid=e.linkedid or e.call_id, caller_number=e.caller_number,
+            caller_name=e.caller_name, channel=e.channel, ivr_path=e.ivr_path, language=e.language,
+            queue=e.queue, agent_id=None, entered_at=e.entered_at, queued_at=None, offered_at=None,
+            answered_at=None, ended_at=max(at, e.entered_at), wait_seconds=None, talk_seconds=None,
+            offers=e.offers, outcome=Outcome.FAILED, hangup_cause=cause,
+        )

@@ -84,3 +84,14 @@ def test_agi_result_before_channel_event_is_kept() -> None:
     assert rec is not None
     assert rec.entered_at == at(0) and rec.queue == "complaints" and rec.ivr_path == "welcome>main:2"
     assert rec.outcome is Outcome.ABANDONED_QUEUE and rec.wait_seconds == pytest.approx(6.0)
+
+
+def test_failed_record_keeps_what_is_certain() -> None:
+    led = CallLedger()
+    started(led)
+    led.ivr_finished("1.1", at(2), path="welcome", queue="general", language="zh")
+    led.held("1.1", at(3))
+    rec = led.failed_record("1.1", at(9), 16)
+    assert rec is not None and rec.outcome is Outcome.FAILED and rec.queued_at is None
+    assert rec.entered_at == at(0) and rec.ended_at == at(9)
+    assert led.failed_record("1.1", at(10), 16) is None and len(led) == 0

@@ -223,6 +223,18 @@ def test_torn_spool_line_is_kept_aside(tmp_path: Path) -> None:
     json.loads(path.with_name("x").name and '{"ok": 1}')  # the spool format is plain JSON lines
 
 
+def test_clear_keeps_lines_appended_after_the_read(tmp_path: Path) -> None:
+    path = tmp_path / "spool.jsonl"
+    spool = Spool(path)
+    spool.append(records(3))
+    assert len(spool.read()) == 3
+    Spool(path).append(records(2, start=10))  # e.g. a cancelled writer spooling what it held
+    spool.clear()  # the three read (and committed) go; the two newer stay
+    assert [r.call_id for r in spool.read()] == ["c10", "c11"]
+    spool.clear()
+    assert spool.is_empty()
+
+
 async def test_no_password_in_writer_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = FlakyStore()
     store.down = True

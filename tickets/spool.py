@@ -6,6 +6,7 @@ cancelled, when a short blocking write beats losing records).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ class Spool:
         # Unreadable lines are not thrown away: `clear` moves them to <spool>.rejected for a human.
         self.rejected_path = self.path.with_name(self.path.name + ".rejected")
         self._bad_lines: list[bytes] = []
+        self._read_size = 0  # bytes covered by the last read(): what clear() may drop
 
     def append(self, records: Sequence[CallRecordData]) -> None:
         """Append and fsync: when this returns, the records survive a crash."""
@@ -33,6 +35,8 @@ class Spool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            # flock: an append (e.g. from a cancelled writer) and a clear in a worker thread never interleave.
+            fcntl.flock(fd, fcntl.LOCK_EX)
             # A torn line left by an earlier crash must not swallow the first new record.
             if os.fstat(fd).st_size > 0 and not self._ends_with_newline():
                 data = "\n" + data
@@ -60,6 +64,7 @@ class Spool:
             return []
         records = []
         self._bad_lines = []
+        self._read_size = len(raw)
         for lineno, line in enumerate(raw.splitlines(), 1):
             if not line.strip():
                 continue
@@ -73,8 +78,9 @@ class Spool:
         return records
 
     def clear(self) -> None:
-        """Empty the spool after its records are committed (a crash before this only means a
-        harmless re-flush: the store skips call ids it already has)."""
+        """Drop what the last `read` returned, once those records are committed (a crash before this
+        only means a harmless re-flush: the store skips call ids it already has). Lines appended
+        since that read are kept."""
         if self._bad_lines:
             with self.rejected_path.open("ab") as f:
                 f.write(b"".join(line + b"\n" for line in self._bad_lines))
@@ -82,11 +88,21 @@ class Spool:
                 os.fsync(f.fileno())
             self._bad_lines = []
         try:
-            fd = os.open(self.path, os.O_WRONLY)
+            fd = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
             return
         try:
-            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size > self._read_size:
+                # Move the newer lines to the front. Crash-safe: until the truncate, their original
+                # copy stays intact at the end; at worst a committed record is seen twice.
+                rest = os.pread(fd, size - self._read_size, self._read_size)
+                os.pwrite(fd, rest, 0)
+                os.ftruncate(fd, len(rest))
+            else:
+                os.ftruncate(fd, 0)
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._read_size = 0
