@@ -13,6 +13,18 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAY_KINDS = ("daily", "workdays", "offdays")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@lru_cache(maxsize=256)
+def weekday_set(kind: str) -> frozenset[int] | None:
+    """'mon,tue,sat' -> {0, 1, 5}; a day kind (daily, workdays, offdays) -> None; else ShiftError."""
+    if kind in DAY_KINDS:
+        return None
+    names = [n.strip() for n in kind.split(",")]
+    if not names or any(n not in WEEKDAYS for n in names):
+        raise ShiftError(f"days {kind!r}: one of {', '.join(DAY_KINDS)} or weekdays such as 'mon,tue'")
+    return frozenset(WEEKDAYS.index(n) for n in names)
 
 
 class ShiftError(ValueError):
@@ -42,14 +54,26 @@ class Calendar:
     def runs_on(self, kind: str, day: date) -> bool:
         if kind == "daily":
             return True
+        weekdays = weekday_set(kind)
+        if weekdays is not None:
+            return day.weekday() in weekdays
         work = self.is_workday(day)
         return work if kind == "workdays" else not work
 
 
 @dataclass(frozen=True, slots=True)
 class Break:
-    start: time  # local time; a break after midnight of a night shift belongs to that shift
+    """A break of ``minutes`` from ``start`` (local time; after midnight of a night shift it belongs to
+    that shift). ``waves`` > 1: the team takes it in turns (轮流), agent k of the team in wave
+    k % waves, each wave ``minutes`` after the previous one, so the line stays staffed."""
+
+    start: time
     minutes: int
+    waves: int = 1
+
+    def __post_init__(self) -> None:
+        if self.minutes <= 0 or self.waves < 1:
+            raise ShiftError(f"break at {self.start}: minutes must be positive and waves at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +83,14 @@ class ShiftTemplate:
     name: str
     start: time
     end: time
-    days: str = "daily"  # daily | workdays | offdays (of the day the shift starts)
+    days: str = "daily"  # daily | workdays | offdays | weekdays 'mon,tue' (of the day the shift starts)
     breaks: tuple[Break, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.days not in DAY_KINDS:
-            raise ShiftError(f"shift {self.name!r}: days {self.days!r}: one of {', '.join(DAY_KINDS)}")
+        try:
+            weekday_set(self.days)
+        except ShiftError as exc:
+            raise ShiftError(f"shift {self.name!r}: {exc}") from None
         object.__setattr__(self, "breaks", tuple(self.breaks))
 
 
@@ -93,7 +119,10 @@ class Staffing:
     minimum: int
     start: time = time(0)
     end: time = time(0)
-    days: str = "daily"
+    days: str = "daily"  # as ShiftTemplate.days, of the day the interval starts
+
+    def __post_init__(self) -> None:
+        weekday_set(self.days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +206,8 @@ class Roster:
         team = self._team_of.get(agent_id)
         tpl = self.template_for(team, day) if team else None
         found: tuple[ShiftInstance, ...] = ()
-        if tpl is not None:
-            found = (self._instance(tpl, day),)
+        if tpl is not None and team is not None:
+            found = (self._instance(tpl, day, team.agents.index(agent_id)),)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[key] = found
@@ -197,14 +226,14 @@ class Roster:
                 found.append(s)
         return found
 
-    def _instance(self, tpl: ShiftTemplate, day: date) -> ShiftInstance:
+    def _instance(self, tpl: ShiftTemplate, day: date, member: int = 0) -> ShiftInstance:
         start = self._utc(day, tpl.start)
         end_day = day + timedelta(days=1) if tpl.end <= tpl.start else day
         end = self._utc(end_day, tpl.end)
         breaks = []
         for b in tpl.breaks:
             b_day = day + timedelta(days=1) if b.start < tpl.start else day
-            b_start = self._utc(b_day, b.start)
+            b_start = self._utc(b_day, b.start) + timedelta(minutes=b.minutes * (member % b.waves))
             breaks.append((b_start, b_start + timedelta(minutes=b.minutes)))
         return ShiftInstance(start, end, tuple(breaks))
 
@@ -227,6 +256,30 @@ class ShiftRules:
             if s.start - self.ready_grace <= at < s.end + self.logout_grace:
                 return s
         return None
+
+    def break_until(self, agent_id: str, at: datetime) -> datetime | None:
+        """The end of the scheduled break the agent is on at ``at`` (None: not on a break)."""
+        for s in self.roster.shifts_around(agent_id, at):
+            for b0, b1 in s.breaks:
+                if b0 <= at < b1:
+                    return b1
+        return None
+
+    def next_change(self, agent_id: str, at: datetime, days: int = 35) -> datetime | None:
+        """The first moment after ``at`` when the agent may become ready (a shift's start less the
+        grace), a break starts or a break ends; None when nothing is planned within ``days``."""
+        if not self.roster.has_agent(agent_id):
+            return None
+        local = at.astimezone(self.roster.tz).date()
+        best: datetime | None = None
+        for offset in range(-1, days + 1):
+            for s in self.roster.starting_on(agent_id, local + timedelta(days=offset)):
+                for moment in (s.start - self.ready_grace, *(t for b in s.breaks for t in b)):
+                    if moment > at and (best is None or moment < best):
+                        best = moment
+            if best is not None and offset >= 1:
+                return best
+        return best
 
     def ready_allowed(self, agent_id: str, at: datetime) -> bool:
         if not self.roster.has_agent(agent_id):

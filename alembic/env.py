@@ -12,7 +12,8 @@ from logging.config import fileConfig
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import tickets.models  # noqa: F401  (registers the call_records table on SQLModel.metadata)
+import tickets.models
+import tickets.ticket_models  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
 
 config = context.config

@@ -1,19 +1,25 @@
-"""AMI ingest benchmark: events/s over loopback TCP, three readers side by side.
+"""AMI ingest benchmark: events/s over loopback TCP, our reader beside panoramisk and two baselines.
 
 A separate process (this file with ``--serve``) accepts one connection at a time, sends the banner,
 answers the Login, then streams the event body ``repeats`` times and waits for the client to close.
 Readers measured in the same run, each on a fresh connection, ``--repeats`` times:
 
-  a_split        bare baseline: read the socket and split frames on CRLFCRLF (no parsing)
+  a_split        split-only floor: read the socket and split frames on CRLFCRLF (nothing parsed)
+  a_parse        bare parse-only baseline: what a minimal reader does -- frames split, decoded, split
+                 into lines and each line into a (name, value) pair; no validation, no lookup, no state
   b_panoramisk   panoramisk 1.4 end to end: its Manager + AMIProtocol, one '*' event callback
   c_reader       our AmiReader + CallTracker in a bare asyncio.Protocol
   d_client       our AmiClient (queue, on_event) + CallTracker: the daemon's real path
+  d_client_x2    two server processes (two "Asterisk" streams) into two AmiClient + CallTracker pairs
+                 in this one process: the total events/s one daemon core could ingest from two PBXs
 
 Sources: ``recorded`` = every recorded event once, then the f2 burst (50 callers) repeated until
 ``--events``; ``synthetic`` = the b1 call cloned with fresh Uniqueids and a Chinese caller name,
 20 calls interleaved at a time.
 
     .venv/bin/python bench/ami_ingest.py [--events 1000000] [--repeats 3] [--json out.json]
+
+Every reader runs in this process on one core (asyncio, no threads); the server is another process.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import socket
 import statistics
@@ -36,6 +41,9 @@ from asterisk.ami.client import AmiClient
 from asterisk.ami.codec import END, AmiReader, Message
 from asterisk.ami.tracker import CallTracker
 from asterisk.ami.transcripts import load_transcript, transcript_paths
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import command, machine, spread, write_json
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 USER, SECRET = "bench", "bench-secret"
@@ -142,6 +150,20 @@ class SplitOnly(_Counting):
         self._progress(len(parts))
 
 
+class ParseOnly(_Counting):
+    """Baseline: a minimal reader. Yields each message's header list; nothing else."""
+
+    buf = b""
+    last: list[tuple[str, str]] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        parts = (self.buf + data).split(END)
+        self.buf = parts.pop()
+        for frame in parts:
+            self.last = [(k, v) for k, _, v in (line.partition(": ") for line in frame.decode().split("\r\n"))]
+        self._progress(len(parts))
+
+
 class ReaderTracker(_Counting):
     def __init__(self, expected: int, done: asyncio.Future[float]) -> None:
         super().__init__(expected, done)
@@ -226,9 +248,19 @@ async def run_client(port: int, n: int) -> float:
 # ---------------------------------------------------------------- main
 
 
-def measure(port: int, n: int, which: str) -> float:
+async def run_two_clients(ports: list[int], n: int) -> float:
+    t0 = time.perf_counter()
+    await asyncio.gather(*(run_client(port, n) for port in ports))
+    return len(ports) * n / (time.perf_counter() - t0)
+
+
+def measure(port: int, n: int, which: str, ports: list[int]) -> float:
     if which == "a_split":
         return asyncio.run(run_protocol(SplitOnly, port, n))
+    if which == "a_parse":
+        return asyncio.run(run_protocol(ParseOnly, port, n))
+    if which == "d_client_x2":
+        return asyncio.run(run_two_clients(ports, n))
     if which == "b_panoramisk":
         return asyncio.run(run_panoramisk(port, n))
     if which == "c_reader":
@@ -236,12 +268,27 @@ def measure(port: int, n: int, which: str) -> float:
     return asyncio.run(run_client(port, n))
 
 
+READERS = "a_split,a_parse,b_panoramisk,c_reader,d_client,d_client_x2"
+TARGETS = {"c_reader": 150_000}
+
+
+def start_server(source: str, events: int) -> tuple[subprocess.Popen[str], int, int]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "--source", source, "--events", str(events)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    port_s, n_s = proc.stdout.readline().split()
+    return proc, int(port_s), int(n_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--source", choices=["recorded", "synthetic", "both"], default="both")
-    ap.add_argument("--readers", default="a_split,b_panoramisk,c_reader,d_client")
+    ap.add_argument("--readers", default=READERS)
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -249,31 +296,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(sources[0], args.events)
         return 0
-    results: dict[str, Any] = {"events_target": args.events, "repeats": args.repeats, "runs": {}}
-    version = sys.version.split()[0]
-    print(f"python {version}, {os.cpu_count()} CPUs; events/s, median [min-max] of {args.repeats}")
+    readers = args.readers.split(",")
+    results: dict[str, Any] = {
+        "bench": "ami_ingest",
+        "machine": machine(),
+        "command": command(argv),
+        "events_target": args.events,
+        "repeats": args.repeats,
+        "targets": TARGETS,
+        "runs": {},
+    }
+    m = results["machine"]
+    print(f"AMI ingest over loopback TCP -- {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}")
+    print(f"events/s, median [min-max] of {args.repeats} runs; readers on one core, server in another process")
     for source in sources:
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--source", source, "--events", str(args.events)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        servers = [start_server(source, args.events)]
+        if "d_client_x2" in readers:
+            servers.append(start_server(source, args.events))
         try:
-            assert proc.stdout is not None
-            port_s, n_s = proc.stdout.readline().split()
-            port, n = int(port_s), int(n_s)
-            for which in args.readers.split(","):
-                rates = [measure(port, n, which) for _ in range(args.repeats)]
+            _, port, n = servers[0]
+            ports = [p for _, p, _ in servers]
+            for which in readers:
+                rates = [measure(port, n, which, ports) for _ in range(args.repeats)]
+                events = n * (len(ports) if which == "d_client_x2" else 1)
+                results["runs"][f"{source}/{which}"] = {"events": events, **spread(rates)}
                 med = statistics.median(rates)
-                results["runs"][f"{source}/{which}"] = {"events": n, "rates": rates, "median": med}
-                spread = f"[{min(rates):,.0f}-{max(rates):,.0f}]"
-                print(f"{source:9} {which:13} {n:>9} events  {med:>10,.0f} /s  {spread}")
+                span = f"[{min(rates):,.0f}-{max(rates):,.0f}]"
+                print(f"{source:9} {which:13} {events:>9} events  {med:>10,.0f} /s  {span}")
         finally:
-            proc.terminate()
-            proc.wait()
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
+            for proc, _, _ in servers:
+                proc.terminate()
+                proc.wait()
+    print(f"target: c_reader >= {TARGETS['c_reader']:,} events/s on one core")
+    print(f"command: {results['command']}")
+    write_json(args.json, results)
     return 0
 
 

@@ -1,12 +1,17 @@
 """Benchmark of the call-record store: insert rate and caller-history look-up latency.
 
-    .venv/bin/python bench/store.py [--json out.json] [--records 20000] [--history-rows 1000000] [--no-pg]
+    .venv/bin/python bench/store.py [--json out.json] [--records 20000] [--history-rows 1000000]
+                                    [--history-tickets 1000000] [--no-pg] [--quick]
 
 For SQLite (a temporary file, WAL) and PostgreSQL (a throwaway database on 127.0.0.1:5432):
 - records/s with Store.write_batch (batches of --batch, ON CONFLICT DO NOTHING + RETURNING),
 - records/s with Store.write one record per transaction (on --per-record records),
 - records/s with a plain SQLAlchemy Core insert() executemany in the same batches: the baseline,
-- caller_history(number, 10) p50/p99 over --lookups look-ups on a table of --history-rows rows.
+- caller_history(number, 10) p50/p99 over --lookups look-ups on a table of --history-rows rows,
+- the screen-pop's tickets.history.caller_history (last calls AND open tickets, one query) p50/p99
+  with --history-tickets tickets stored (a third of them open).
+PostgreSQL batches go through psycopg's pipelined executemany of INSERT ... ON CONFLICT DO NOTHING
+(rowcount = rows really inserted); --quick is a small run for smoke tests.
 Figures are printed (and written as JSON); nothing here is a test or an assertion.
 """
 
@@ -114,6 +119,52 @@ def run_backend(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     out["history_lookups"] = args.lookups
     out["history_p50_ms"] = statistics.median(latencies)
     out["history_p99_ms"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    out["batched_vs_baseline"] = out["batched_records_per_s"] / out["core_executemany_records_per_s"]
+    out.update(ticket_history(store, args, callers))
+    return out
+
+
+def ticket_history(store: Store, args: argparse.Namespace, callers: int) -> dict[str, Any]:
+    """Load --history-tickets tickets (plain Core inserts), then time the screen-pop query."""
+    from tickets.history import caller_history
+    from tickets.ticket_models import TICKET_TABLES, Ticket
+
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    Ticket.metadata.create_all(store.engine, tables=TICKET_TABLES)
+    rnd = random.Random(5)
+    states = ["closed", "closed", "dispatched", "in_progress", "resolved", "closed"]
+    t = time.perf_counter()
+    for start in range(0, args.history_tickets, 10_000):
+        rows = []
+        for i in range(start, min(start + 10_000, args.history_tickets)):
+            at = T0 + timedelta(seconds=30 * i)
+            state = rnd.choice(states)
+            rows.append({"number": f"12345-{at:%Y%m%d}-{i:07d}", "channel": "phone", "state": state,
+                         "category": "help", "topic": "", "caller_number": f"139{rnd.randrange(callers):08d}",
+                         "caller_name": "", "contact": "", "county": "xihu", "township": "", "address": "",
+                         "title": "路灯不亮", "content": "路灯不亮，请尽快修复。", "reply": "",
+                         "department": "xihu.cgj", "confidential": False, "merged_into": None,
+                         "is_open": state != "closed", "created_at": at, "created_by": "1001", "updated_at": at,
+                         "extension_days": 0, "extension_requested_days": 0, "reminders": 0,
+                         "supervised": False, "follow_up_attempts": 0, "version": 1})
+        with store.engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+    out: dict[str, Any] = {"tickets": args.history_tickets, "tickets_load_s": time.perf_counter() - t}
+    if store.dialect == "postgresql":
+        with store.engine.begin() as conn:
+            conn.execute(text("ANALYZE tickets"))
+    latencies = []
+    found = 0
+    for _ in range(args.lookups):
+        number = f"139{rnd.randrange(callers):08d}"
+        start_t = time.perf_counter()
+        pop = caller_history(store, number)
+        latencies.append((time.perf_counter() - start_t) * 1000)
+        found += len(pop.open_tickets)
+    latencies.sort()
+    out["screenpop_open_tickets_found"] = found
+    out["screenpop_p50_ms"] = statistics.median(latencies)
+    out["screenpop_p99_ms"] = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return out
 
 
@@ -137,8 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-record", type=int, default=2_000)
     p.add_argument("--history-rows", type=int, default=1_000_000)
     p.add_argument("--lookups", type=int, default=2_000)
+    p.add_argument("--history-tickets", type=int, default=1_000_000)
     p.add_argument("--no-pg", action="store_true", help="SQLite only")
+    p.add_argument("--quick", action="store_true", help="small sizes (smoke test): 2000 records, 20000 history rows")
     args = p.parse_args(argv)
+    if args.quick:
+        args.records, args.per_record, args.history_rows = 2_000, 200, 20_000
+        args.history_tickets, args.lookups = 20_000, 200
 
     report: dict[str, Any] = {
         "python": platform.python_version(),

@@ -48,6 +48,24 @@ def _cmd_shifts_check(args: argparse.Namespace) -> int:
     return shifts_check_main(args.config, args.week)
 
 
+def _cmd_ivr_check(args: argparse.Namespace) -> int:
+    from callcenter.ivrcli import ivr_check_main
+
+    return ivr_check_main(args.file, args.config)
+
+
+def _cmd_ivr_render(args: argparse.Namespace) -> int:
+    from callcenter.ivrcli import ivr_render_main
+
+    return ivr_render_main(args.file, args.output, args.config, args.engine)
+
+
+def _cmd_tickets(args: argparse.Namespace) -> int:
+    from callcenter.tickets_cli import main as tickets_main
+
+    return tickets_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="callcenter",
@@ -76,11 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("file")
     chk.set_defaults(func=_cmd_check_config)
 
+    ivr = sub.add_parser("ivr", help="IVR menus: check, render").add_subparsers(dest="ivr_command", required=True)
+    ic = ivr.add_parser("check", help="check a menu (a config file or a menu YAML); exits 1 on problems")
+    ic.add_argument("file")
+    ic.add_argument("--config", default=None, help="config whose queues and skills a menu file is checked against")
+    ic.set_defaults(func=_cmd_ivr_check)
+    ir = ivr.add_parser("render", help="draw a menu as SVG (graphviz dot if installed)")
+    ir.add_argument("file")
+    ir.add_argument("-o", "--output", default=None, help="SVG file to write (default: FILE's name with .svg)")
+    ir.add_argument("--config", default=None)
+    ir.add_argument("--engine", choices=["auto", "dot", "builtin"], default="auto")
+    ir.set_defaults(func=_cmd_ivr_render)
+
     shifts = sub.add_parser("shifts", help="shift rules").add_subparsers(dest="shifts_command", required=True)
     sc = shifts.add_parser("check", help="intervals of a week where the roster leaves a queue under its minimum")
     sc.add_argument("--config", required=True)
     sc.add_argument("--week", required=True, help="ISO week, e.g. 2026-W48")
     sc.set_defaults(func=_cmd_shifts_check)
+
+    tk = sub.add_parser("tickets", help="call records and tickets (工单): calls, list, show, due, migrate")
+    from callcenter.tickets_cli import add_arguments as tickets_arguments
+
+    tickets_arguments(tk)
+    tk.set_defaults(func=_cmd_tickets)
+
+    from callcenter.reports.cli import add_report_commands  # report daily | departments | topics | seed-month
+
+    add_report_commands(sub)
     return p
 
 

@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Hashable
+import ssl
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from asterisk.ami.codec import Message
 from asterisk.ami.tracker import (
     AgentAnswered,
     AgentDialed,
+    CallerFellBack,
     CallerHeld,
     CallFact,
     CallHungUp,
@@ -37,21 +39,27 @@ from asterisk.ami.tracker import (
     RouteResult,
 )
 from callcenter.clock import Clock
-from callcenter.engine_config import engine_config_from
-from callcenter.ledger import CallLedger
+from callcenter.engine_config import engine_config_from, shift_rules_from
+from callcenter.ledger import CallEntry, CallLedger
+from callcenter.resync import LiveChannel, OpenCallJournal, ResyncCollector, Resyncer
 from callcenter.timers import TimerService
 from config.models import Config
-from ivr.over_agi import run_ivr_over_agi
+from ivr.service import IvrService
+from metrics.agentlog import AgentLog, AgentLogWriter
+from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
 from metrics.prom import register as register_collectors
 from queueing import (
     AgentLoggedIn,
+    AgentNotReady,
     AgentReady,
     AgentState,
     AgentStateChanged,
     CallEnded,
     CallLeft,
+    CallMoved,
+    CallOutcome,
     CallQueued,
     CancelTimer,
     Engine,
@@ -60,6 +68,7 @@ from queueing import (
     OfferAnswered,
     OfferCall,
     OfferFailed,
+    PlaceCallback,
     StartTimer,
     TimerFired,
 )
@@ -76,6 +85,20 @@ AMI_WORKERS = 4
 AUTO_READY = "daemon:auto-ready"
 AUTO_READY_AFTER = 20.0
 AUTO_READY_REASONS = frozenset({"missed", "busy", "unreachable"})
+# With centre.auto_ready_agents and shifts, one timer per agent at the next moment of their roster
+# (ready grace before a shift, a break's start or end): the daemon stands in for the agent there.
+SHIFT_TIMER = "daemon:shift"
+# The ACD gave the caller up (a queue's fallback): the dialplan context that takes them.
+FALLBACK_CONTEXTS = {"fallback_voicemail": "cc-voicemail", "fallback_callback": "cc-callback",
+                     "overflowed": "cc-fallback"}
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectCaller:
+    """Send a waiting caller to a dialplan context (AMI Redirect, exten s, priority 1)."""
+
+    call_id: str
+    context: str
 
 
 @dataclass
@@ -87,30 +110,51 @@ class DaemonStats:
     offer_action_failures: int = 0
     ivr_sessions: int = 0
     records: int = 0
+    fallbacks: int = 0
+    fallback_action_failures: int = 0
+    callbacks_requested: int = 0  # PlaceCallback: not dialled out yet (virtual hold arrives later)
     record_errors: int = 0
 
 
 class Daemon:
-    def __init__(self, cfg: Config, *, clock: Clock | None = None, spool_dir: str | Path | None = None) -> None:
+    def __init__(self, cfg: Config, *, clock: Clock | None = None, spool_dir: str | Path | None = None,
+                 manual_agents: Iterable[str] = ()) -> None:
         self.cfg = cfg
+        #: agents under the desktop's control only: never logged in or made ready by the daemon
+        self.manual_agents = set(manual_agents)
         self.clock = clock or Clock()
         self.stats = DaemonStats()
         self.tracker = CallTracker()
         self.ledger = CallLedger()
-        self.engine = Engine(engine_config_from(cfg))
+        self.shift_rules = shift_rules_from(cfg)
+        self.engine = Engine(engine_config_from(cfg), shifts=self.shift_rules)
         self.endpoints = {str(a.id): a.endpoint for a in cfg.agents}
-        self.menu = cfg.ivr_menu()
+        self.ivr = IvrService(cfg, spool_dir or ".", self.clock.now)
+        self.menu = self.ivr.current().menu
         self.store = Store(cfg.database.url)
         spool = Path(spool_dir or ".") / "callcenter-spool.jsonl"
         self.writer = RecordWriter(self.store, spool)
+        self.tickets, self.ticket_timers = self._tickets(cfg)
         self.live = LiveStats(
             target=cfg.centre.connection_rate_target,
             tz=cfg.centre.timezone,
             queues=[(q.name, q.label(cfg.centre.language)) for q in cfg.queues],
+            short_abandon_seconds=cfg.centre.short_abandon_seconds,
+            sl_seconds=cfg.centre.service_level_seconds,
+            agent_queues={str(a.id): a.queues for a in cfg.agents},
         )
+        # Agent state intervals (after-call work, occupancy, not-ready reasons), beside the records.
+        self.agent_log = AgentLog(self.store.engine)
+        self.agent_log_writer = AgentLogWriter(self.agent_log)
+        self.agent_timeline = AgentTimeline()
         self.registry = CollectorRegistry()
-        register_collectors(self.registry, self.live, self.writer, clock=self.clock.now)
+        collector = register_collectors(self.registry, self.live, self.writer, clock=self.clock.now)
         self.timers = TimerService(self.clock, self._timer_fired)
+        self.queue_names = {q.name for q in cfg.queues}
+        self.resync = Resyncer(self)
+        self.journal = OpenCallJournal(Path(spool_dir or ".") / "callcenter-open.jsonl")
+        #: the AMI login generation each offer was sent in (the resync leaves in-flight ones alone)
+        self.offer_generation: dict[str, int] = {}
         self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
@@ -119,15 +163,29 @@ class Daemon:
             on_event=self._on_ami_event,
             action_timeout=cfg.ami.action_timeout,
             ping_interval=cfg.ami.ping_interval,
+            on_login=self.resync.run,
+            ssl_context=ami_ssl_context(cfg),
         )
+        self.registry.register(ResyncCollector(self.resync.stats, self.ami.stats, self.tracker))
+        collector.ami = self.ami.stats
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self._agi_session)
-        self._offers: asyncio.Queue[OfferCall] = asyncio.Queue()
+        self._init_desk(Path(spool_dir or "."))
+        self.mqtt_stats: Any = None
+        if cfg.mqtt is not None:
+            from callcenter.mqtt_stats import MqttStatsPublisher
+
+            self.mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot)
+        self._offers: asyncio.Queue[OfferCall | RedirectCaller] = asyncio.Queue()
+        #: optional latency recorder (bench/e2e.py): ``offered(call_id)`` when the engine picks an agent,
+        #: ``sent(call_id)`` just before the connect action (the Redirect) is written
+        self.offer_timer: Any = None
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self.web_port: int | None = None
         self._fact_handlers: dict[type[CallFact], Callable[[Any], None]] = {
             CallStarted: self._call_started,
             CallerHeld: self._caller_held,
+            CallerFellBack: self._caller_fell_back,
             AgentDialed: self._agent_dialed,
             AgentAnswered: self._agent_answered,
             RouteResult: self._route_result,
@@ -148,12 +206,15 @@ class Daemon:
 
         log.info("store: %s", mask_url(self.cfg.database.url))
         await asyncio.to_thread(self._load_today)
+        for record in await asyncio.to_thread(self.resync.restore, self.journal, self._in_store):
+            self.writer.submit(record)  # closed before a crash, never flushed: the store drops a repeat
         self._login_agents()
         app = create_app(
             snapshot=self.snapshot,
             metrics_text=self.metrics_text,
             language=self.cfg.centre.language,
             centre_name=self.cfg.centre.name,
+            **self._web_extensions(),
         )
         web_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
@@ -169,6 +230,11 @@ class Daemon:
                 ),
             ]
             tasks += [tg.create_task(self._offer_worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)]
+            tasks.append(tg.create_task(self.agent_log_writer.run(), name="agent-log"))
+            tasks.append(tg.create_task(self.screenpop.run(), name="screenpop"))
+            tasks.append(tg.create_task(self.ticket_timers.run(), name="ticket-timers"))
+            if self.mqtt_stats is not None:
+                tasks.append(tg.create_task(self.mqtt_stats.run(), name="mqtt-stats"))
             await self.agi.wait_listening()
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port
@@ -182,8 +248,12 @@ class Daemon:
                 t.cancel()
             await asyncio.wait(intake)
             await self.writer.close()
+            for iv in self.agent_timeline.open_intervals(self.clock.now()):
+                self.agent_log_writer.submit(iv)
+            await self.agent_log_writer.flush()
             for t in tasks:
                 t.cancel()
+        self.journal.close()
         self.store.close()
 
     def _load_today(self) -> None:
@@ -193,14 +263,39 @@ class Daemon:
         self.live.add_records(self.store.records(since))
         # Calls recorded while the database was away are in the spool, not yet in the store.
         self.live.add_records(r for r in self.writer.spooled_records() if r.ended_at >= since)
+        for iv in self.agent_log.intervals(since):
+            self.live.add_agent_interval(iv)
 
     def _login_agents(self) -> None:
+        """Stand in for the agents (centre.auto_ready_agents): those on shift now log in and go ready
+        (on a break: logged in, not ready); the others when their shift comes (``SHIFT_TIMER``).
+        The engine logs them out at the shift's end plus grace, once their call is over."""
         if not self.cfg.centre.auto_ready_agents:
             return
         now = self.clock.now()
         for a in self.cfg.agents:
-            self._engine(AgentLoggedIn(at=now, agent_id=str(a.id)))
-            self._engine(AgentReady(at=now, agent_id=str(a.id)))
+            if str(a.id) not in self.manual_agents:
+                self._follow_roster(str(a.id), now)
+
+    def _follow_roster(self, agent_id: str, at: datetime) -> None:
+        rules = self.shift_rules
+        state, reason = self.engine.agent_state(agent_id)
+        if rules is None or rules.ready_allowed(agent_id, at):
+            if state is AgentState.LOGGED_OUT:
+                self._engine(AgentLoggedIn(at=at, agent_id=agent_id))
+                state, reason = AgentState.NOT_READY, "login"
+            if state is AgentState.NOT_READY and reason in ("login", "break"):
+                self._engine(AgentReady(at=at, agent_id=agent_id))
+        elif rules.break_until(agent_id, at) is not None:
+            if state is AgentState.LOGGED_OUT and rules.current(agent_id, at) is not None:
+                self._engine(AgentLoggedIn(at=at, agent_id=agent_id))  # ready when the break is over
+            elif state is AgentState.READY:
+                self._engine(AgentNotReady(at=at, agent_id=agent_id, reason="break"))
+            # busy: the engine puts the agent on the break once the call and wrap-up are over
+        if rules is not None:
+            due = rules.next_change(agent_id, at)
+            if due is not None:
+                self.timers.start((SHIFT_TIMER, agent_id), due)
 
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
@@ -222,9 +317,9 @@ class Daemon:
                 handler(fact)
 
     def _call_started(self, f: CallStarted) -> None:
-        self.ledger.started(
+        self.journal_save(self.ledger.started(
             f.uniqueid, f.at, linkedid=f.linkedid, channel=f.channel, number=f.caller_number, name=f.caller_name
-        )
+        ))
 
     def _caller_held(self, f: CallerHeld) -> None:
         entry = self.ledger.entry(f.uniqueid, f.at)
@@ -236,18 +331,21 @@ class Daemon:
             entry.queue = self.cfg.queues[0].name
         if self.ledger.held(f.uniqueid, f.at):
             assert entry.queued_at is not None and entry.queue is not None
+            self.journal_save(entry)
             self.live.set_waiting(entry.queue, f.uniqueid, entry.queued_at)
             self._engine(CallQueued(at=f.at, call_id=f.uniqueid, queue=entry.queue, caller=entry.caller_number,
                                     priority=entry.priority, skills=entry.skills))
 
     def _agent_dialed(self, f: AgentDialed) -> None:
         self.ledger.dialed(f.uniqueid, f.at)
+        self.desk.ringing(f.uniqueid, f.dest_channel, f.at)  # the screen-pop
 
     def _agent_answered(self, f: AgentAnswered) -> None:
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
             return
         self.live.clear_waiting(f.uniqueid)
+        self.journal_save(entry)
         self._engine(OfferAnswered(at=f.at, call_id=f.uniqueid, agent_id=entry.agent_id))
 
     def _route_result(self, f: RouteResult) -> None:
@@ -266,31 +364,117 @@ class Daemon:
             return
         self._engine(OfferFailed(at=f.at, call_id=f.uniqueid, agent_id=agent, reason=reason))
 
-    def _call_hung_up(self, f: CallHungUp) -> None:
+    def _call_hung_up(self, f: CallHungUp, *, resync: bool = False) -> None:
         entry = self.ledger.calls.get(f.uniqueid)
         if entry is None:
             return
+        in_acd = self.engine.call_state(f.uniqueid) is not None  # not so for a call taken over by a resync
         if entry.answered_at is not None:
-            if self.ledger.talk_ended(f.uniqueid, f.at):
+            if self.ledger.talk_ended(f.uniqueid, f.at) and in_acd:
                 self._engine(CallEnded(at=f.at, call_id=f.uniqueid))
-        elif entry.queued_at is not None:
+        elif entry.queued_at is not None and not entry.fallback and in_acd:  # a fallback already closed it in the ACD
             self._engine(CallLeft(at=f.at, call_id=f.uniqueid))
         self.live.clear_waiting(f.uniqueid)
         try:
-            record = self.ledger.hung_up(f.uniqueid, f.at, f.cause)
+            record = self.ledger.hung_up(f.uniqueid, f.at, None if resync else f.cause)
         except RecordError as exc:
             # The facts contradict each other (a bug, or events lost in a reconnect): the call still
             # counts, so the record is kept as 'failed' with what is certain, and the fault is counted.
             self.stats.record_errors += 1
             log.error("call %s: inconsistent record (%s); kept as failed", f.uniqueid, exc)
-            record = self.ledger.failed_record(f.uniqueid, f.at, f.cause)
+            record = self.ledger.failed_record(f.uniqueid, f.at, None if resync else f.cause)
         if record is not None:
             self._record(record)
 
     def _record(self, record: CallRecordData) -> None:
         self.stats.records += 1
         self.writer.submit(record)
+        self.journal.close_call(record, self.ledger.calls.values())
+        self.offer_generation.pop(record.call_id, None)
         self.live.add_record(record)
+
+    # ------------------------------------------------------------------ fallback and resync (callcenter/resync.py)
+    def _caller_fell_back(self, f: CallerFellBack) -> None:
+        """The dialplan gave the caller to Asterisk's own queue (CC_HOLD_MAX, no daemon, ACD fallback)."""
+        if f.uniqueid not in self.ledger.calls:
+            return
+        self.ledger.fell_back(f.uniqueid, f.at)
+        if self.engine.call_state(f.uniqueid) == "waiting":
+            self._engine(CallLeft(at=f.at, call_id=f.uniqueid))
+        self.live.clear_waiting(f.uniqueid)
+
+    def _in_store(self, call_id: str) -> bool:
+        try:
+            return self.store.get(call_id) is not None
+        except Exception:  # the database is away: resubmit (the store drops a repeat)
+            return False
+
+    def journal_save(self, entry: CallEntry) -> None:
+        self.journal.save(entry)
+
+    def close_gone(self, call_id: str, now: datetime) -> None:
+        """Asterisk no longer has the call: close it now, as if its Hangup had arrived (cause unknown)."""
+        self._call_hung_up(CallHungUp(now, call_id, call_id, 0, "resync"), resync=True)
+
+    def requeue(self, entry: CallEntry, entered: datetime, now: datetime) -> None:
+        """A caller on hold the engine does not know: back in the queue at the original place."""
+        assert entry.queue is not None
+        entry.queued_at = entry.queued_at or entered
+        self.live.set_waiting(entry.queue, entry.call_id, entry.queued_at)
+        self.journal_save(entry)
+        self._engine(CallQueued(at=now, call_id=entry.call_id, queue=entry.queue, caller=entry.caller_number,
+                                priority=entry.priority, skills=entry.skills, entered_at=min(entered, now)))
+
+    def adopt_routed(self, entry: CallEntry, agent: str, *, talking: bool, entered: datetime, now: datetime) -> None:
+        """A caller ringing or talking to ``agent`` (CC_AGENT): the engine takes it as an offer to that agent."""
+        assert entry.queue is not None
+        ok = False
+        if agent in self.endpoints:
+            try:
+                commands = self.engine.handle(CallQueued(
+                    at=now, call_id=entry.call_id, queue=entry.queue, caller=entry.caller_number,
+                    priority=entry.priority, skills=entry.skills, entered_at=min(entered, now),
+                    preferred_agent=agent, prefer_until=now + timedelta(hours=1)))
+            except (EngineError, IllegalTransition) as exc:
+                log.warning("resync: engine refused call %s: %s", entry.call_id, exc)
+                commands = []
+            for cmd in commands:
+                if isinstance(cmd, OfferCall) and cmd.call_id == entry.call_id:
+                    ok = cmd.agent_id == agent
+                    if ok:
+                        self.ledger.offered(entry.call_id, agent, now)  # already ringing: no Redirect
+                        continue
+                self._execute(cmd)
+        if not ok:
+            # The engine would not give it to that agent: keep the record, leave the routing to Asterisk.
+            if self.engine.call_state(entry.call_id) is not None:
+                self._engine(CallLeft(at=now, call_id=entry.call_id))
+            entry.offer_agent = agent or None
+            log.warning("resync: call %s with agent %r tracked outside the ACD", entry.call_id, agent)
+        self.ledger.dialed(entry.call_id, now)
+        if talking:
+            if ok:
+                self._agent_answered(AgentAnswered(now, entry.call_id, ""))
+            else:
+                self.ledger.answered(entry.call_id, now)
+        self.journal_save(entry)
+
+    def resync_move(self, kind: str, call_id: str, ch: LiveChannel, now: datetime) -> None:
+        """A known call moved on while the daemon was deaf: replay the fact it missed."""
+        if kind == "queue":
+            self._caller_held(CallerHeld(now, call_id, ch.name))
+        elif kind == "ring_failed":
+            entry = self.ledger.calls.get(call_id)
+            agent = entry.offer_agent if entry else None
+            self.ledger.offer_failed(call_id)
+            if agent is not None and self.engine.call_state(call_id) == "ringing":
+                self._engine(OfferFailed(at=now, call_id=call_id, agent_id=agent, reason="noanswer"))
+        elif kind == "answered":
+            self._agent_answered(AgentAnswered(now, call_id, ""))
+        elif kind == "talk_ended":
+            self._route_result(RouteResult(now, call_id, ch.var("CC_AGENT"), "ANSWER"))
+        elif kind == "fell_back":
+            self._caller_fell_back(CallerFellBack(now, call_id))
 
     # ------------------------------------------------------------------ the core
     def _engine(self, event: Any) -> None:
@@ -308,24 +492,140 @@ class Daemon:
     def _execute(self, cmd: Any) -> None:
         if isinstance(cmd, OfferCall):
             self.ledger.offered(cmd.call_id, cmd.agent_id, cmd.at)
+            if self.offer_timer is not None:
+                self.offer_timer.offered(cmd.call_id)
             self._offers.put_nowait(cmd)
+        elif isinstance(cmd, CallOutcome):
+            context = FALLBACK_CONTEXTS.get(cmd.outcome)
+            if context is not None:
+                self.stats.fallbacks += 1
+                log.info("call %s leaves queue %s after %.0f s: %s", cmd.call_id, cmd.queue, cmd.waited, context)
+                self.ledger.fell_back(cmd.call_id, cmd.at)
+                self.live.clear_waiting(cmd.call_id)
+                self._offers.put_nowait(RedirectCaller(cmd.call_id, context))
+        elif isinstance(cmd, CallMoved):
+            entry = self.ledger.calls.get(cmd.call_id)
+            if entry is not None and entry.waiting and entry.queued_at is not None and entry.offer_agent is None:
+                self.live.set_waiting(cmd.new_queue, cmd.call_id, entry.queued_at)
+            log.info("call %s moved from %s to %s (%s)", cmd.call_id, cmd.old_queue, cmd.new_queue, cmd.reason)
+        elif isinstance(cmd, PlaceCallback):
+            self.stats.callbacks_requested += 1
+            log.warning("callback of %s by agent %s requested; dialling out is not implemented yet",
+                        cmd.call_id, cmd.agent_id)
         elif isinstance(cmd, StartTimer):
             self.timers.start(cmd.key, cmd.due)
         elif isinstance(cmd, CancelTimer):
             self.timers.cancel(cmd.key)
         elif isinstance(cmd, AgentStateChanged):
             self.live.set_agent_state(cmd.agent_id, _state_name(cmd.new))
+            closed = self.agent_timeline.change(cmd.agent_id, _state_name(cmd.new), cmd.reason, cmd.at)
+            if closed is not None:
+                self.agent_log_writer.submit(closed)
+                self.live.add_agent_interval(closed)
             log.debug("agent %s: %s -> %s (%s)", cmd.agent_id, cmd.old, cmd.new, cmd.reason)
+            self.desk.state_changed(cmd.agent_id, _state_name(cmd.new), cmd.reason, cmd.at, cmd.by)
             if (self.cfg.centre.auto_ready_agents and cmd.new is AgentState.NOT_READY
-                    and cmd.reason in AUTO_READY_REASONS):
+                    and cmd.reason in AUTO_READY_REASONS and cmd.agent_id not in self.manual_agents):
                 # Nobody sits at a desktop to press "ready" again after a missed ring: stand in for
                 # the agent after a pause, as a real one would.
                 self.timers.start((AUTO_READY, cmd.agent_id), cmd.at + timedelta(seconds=AUTO_READY_AFTER))
 
+    # ------------------------------------------------------------------ agent desktop, screen-pops, admin
+    def _init_desk(self, state_dir: Path) -> None:
+        from callcenter.screenpop import ScreenPop, store_history_source
+        from callcenter.web.admin import AuditLog, ConfigEditor
+        from callcenter.web.auth import UserDirectory
+        from callcenter.web.desktop import DaemonDesk
+
+        self.screenpop = ScreenPop(self.cfg.mqtt, store_history_source(self.store))
+        self.desk = DaemonDesk(self, state_dir / "callcenter-notes.jsonl")
+        self.users = UserDirectory.from_config(self.cfg)
+        self.config_editor = ConfigEditor(self.cfg, AuditLog(state_dir / "callcenter-audit.jsonl"),
+                                          state_dir / "config-edits.yaml")
+
+    def _tickets(self, cfg: Config) -> tuple[Any, Any]:
+        """Tickets (工单) on the same store; one task runs escalation and follow-up (回访) calls."""
+        from tickets.followup import FollowUpDialer
+        from tickets.service import TicketService
+
+        service = TicketService.from_config(self.store, cfg)
+        fu = cfg.tickets.followup
+
+        async def originate(dial: str, variables: dict[str, str]) -> None:
+            fields: list[tuple[str, object]] = [("Channel", dial), ("Context", fu.context), ("Exten", "s"),
+                                                ("Priority", "1"), ("CallerID", fu.caller_id), ("Async", "true")]
+            fields += [("Variable", f"{k}={v}") for k, v in variables.items()]
+            await self.ami.action("Originate", fields)
+
+        return service, FollowUpDialer(service, fu, originate, now=self.clock.now, language=cfg.centre.language)
+
+    def _web_extensions(self) -> dict[str, Any]:
+        from callcenter.web.admin import admin_routes
+        from callcenter.web.desktop import desktop_routes
+        from callcenter.web.tickets_api import tickets_routes
+
+        lang, name = self.cfg.centre.language, self.cfg.centre.name
+        secret = self.cfg.web.session_secret
+        return {
+            "extra_routes": lambda streams: [
+                *desktop_routes(self.desk, self.users, language=lang, centre_name=name, streams=streams),
+                *admin_routes(self.config_editor, language=lang, centre_name=name),
+                *self._ivr_routes(),
+                *tickets_routes(self.tickets, now=self.clock.now, language=lang, centre_name=name),
+            ],
+            "users": self.users,
+            "session_secret": secret.get_secret_value() if secret is not None else None,
+            "session_hours": self.cfg.web.session_hours,
+            "cookie_secure": self.cfg.web.cookie_secure,
+        }
+
+    def _ivr_routes(self) -> list[Any]:
+        """IVR versions (admin API and page) and, when configured, the Twilio webhook."""
+        from callcenter.web.ivr_api import ivr_routes
+
+        routes = list(ivr_routes(self.ivr, language=self.cfg.centre.language, centre_name=self.cfg.centre.name))
+        if self.cfg.twilio is not None:
+            from callcenter.web.twilio import TwilioIvr, twilio_routes
+
+            tw = self.cfg.twilio
+            routes += twilio_routes(TwilioIvr(self.ivr, tw.auth_token, clock=self.clock.now,
+                                              language=self.cfg.centre.language, public_url=tw.public_url,
+                                              sound_base_url=tw.sound_base_url))
+        return routes
+
+    def agent_command(self, agent_id: str, state: str, reason: str, by: str) -> None:
+        """Ready / not ready / log out from the agent desktop; raises DeskError when the ACD refuses."""
+        from callcenter.web.desktop import desk_events, engine_refusal
+
+        self.manual_agents.add(agent_id)  # a person is at the desk now: the daemon stops standing in
+        current = self.engine.agent_state(agent_id)[0]
+        for event in desk_events(current, agent_id, state, reason, self.clock.now()):
+            try:
+                commands = self.engine.handle(event)
+            except (EngineError, IllegalTransition) as exc:
+                raise engine_refusal(exc) from None
+            for cmd in commands:
+                self._execute(cmd)
+
+    async def ami_actions(self, actions: list[tuple[str, dict[str, Any]]]) -> None:
+        """Call control from the agent desktop; raises DeskError when the PBX refuses."""
+        from callcenter.web.desktop import DeskError
+
+        for name, fields in actions:
+            try:
+                await self.ami.action(name, fields)
+            except (AmiActionError, AmiTimeout, AmiNotConnected) as exc:
+                log.warning("call control %s failed: %s", name, exc)
+                raise DeskError(502, "pbx_refused", f"the PBX refused {name}") from None
+
     def _timer_fired(self, key: Hashable, at: datetime) -> None:
         if isinstance(key, tuple) and key and key[0] == AUTO_READY:
-            if self.engine.agent_state(key[1])[0] is AgentState.NOT_READY:
+            on_shift = self.shift_rules is None or self.shift_rules.ready_allowed(key[1], at)
+            if on_shift and self.engine.agent_state(key[1])[0] is AgentState.NOT_READY:
                 self._engine(AgentReady(at=at, agent_id=key[1]))
+            return
+        if isinstance(key, tuple) and key and key[0] == SHIFT_TIMER:
+            self._follow_roster(key[1], at)
             return
         self._engine(TimerFired(at=at, key=key))  # type: ignore[arg-type]  # the engine's own tuple keys
 
@@ -333,9 +633,17 @@ class Daemon:
     async def _offer_worker(self) -> None:
         while True:
             offer = await self._offers.get()
+            if isinstance(offer, RedirectCaller):
+                await self._redirect(offer)
+                continue
             try:
+                if self.ami.stats.connected and not self.resync.synced.is_set():
+                    # Just logged in: the resync runs first, so that it sees no Redirect half-way.
+                    async with asyncio.timeout(self.cfg.ami.action_timeout * 4):
+                        await self.resync.synced.wait()
+                self.offer_generation[offer.call_id] = self.resync.generation
                 await self._send_offer(offer)
-            except (AmiActionError, AmiTimeout, AmiNotConnected) as exc:
+            except (AmiActionError, AmiTimeout, AmiNotConnected, TimeoutError) as exc:
                 self.stats.offer_action_failures += 1
                 log.warning("offer of %s to agent %s failed: %s", offer.call_id, offer.agent_id, exc)
                 entry = self.ledger.calls.get(offer.call_id)
@@ -346,33 +654,60 @@ class Daemon:
                                     reason="failed")
                     )
 
+    async def _redirect(self, r: RedirectCaller) -> None:
+        entry = self.ledger.calls.get(r.call_id)
+        if entry is None:
+            return  # the caller hung up meanwhile
+        try:
+            await self.ami.action("Redirect", {"Channel": entry.channel, "Context": r.context, "Exten": "s",
+                                               "Priority": 1})
+        except (AmiActionError, AmiTimeout, AmiNotConnected) as exc:
+            # The caller stays on hold; the dialplan's CC_HOLD_MAX hands them to cc-fallback.
+            self.stats.fallback_action_failures += 1
+            log.warning("redirect of %s to %s failed: %s", r.call_id, r.context, exc)
+
     async def _send_offer(self, offer: OfferCall) -> None:
         entry = self.ledger.calls.get(offer.call_id)
         if entry is None:
             return
         self.stats.offers_sent += 1
-        await self.ami.action(
+
+        async def redirect() -> None:
+            if self.offer_timer is not None:
+                self.offer_timer.sent(offer.call_id)
+            await self.ami.action(
+                "Redirect", {"Channel": entry.channel, "Context": "cc-route", "Exten": offer.agent_id, "Priority": 1}
+            )
+
+        # Setvar and Redirect are written back to back (tasks start in creation order) and awaited together:
+        # Asterisk runs one session's actions in order, so the variable is set before the caller moves, and
+        # the offer costs one AMI round trip instead of two (bench/e2e.py: the round trips were the limit).
+        setvar = asyncio.ensure_future(self.ami.action(
             "Setvar",
             {"Channel": entry.channel, "Variable": "CC_AGENT_ENDPOINT", "Value": self.endpoints[offer.agent_id]},
-        )
-        await self.ami.action(
-            "Redirect", {"Channel": entry.channel, "Context": "cc-route", "Exten": offer.agent_id, "Priority": 1}
-        )
+        ))
+        results = await asyncio.gather(setvar, asyncio.ensure_future(redirect()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     # ------------------------------------------------------------------ FastAGI in
     async def _agi_session(self, session: AgiSession) -> None:
         self.stats.ivr_sessions += 1
-        call_id = session.env.get("agi_uniqueid", "")
-        script = session.env.get("agi_network_script", "ivr")
-        if script.endswith("survey"):
-            await session.verbose("call-center survey: not configured yet", 3)
-            return
-        result = await run_ivr_over_agi(session, self.menu, self.cfg.centre.language, clock=self.clock.now)
-        if call_id:
-            language = str(result.data.language or self.cfg.centre.language)
-            self.ledger.ivr_finished(call_id, self.clock.now(), path=result.path, queue=result.queue,
-                                     language=language, priority=result.data.priority,
-                                     skills=tuple(sorted(dict(result.data.skills).items())))
+        # The menu (current version, hot-reloadable) or the after-call survey: ivr/service.py.
+        await self.ivr.agi_session(session, self.ledger)
+
+
+def ami_ssl_context(cfg: Config) -> ssl.SSLContext | None:
+    """TLS for AMI when ``ami.tls`` is set (Asterisk's manager.conf ``tlsenable``, port 5039)."""
+    tls = cfg.ami.tls
+    if tls is None:
+        return None
+    ctx = ssl.create_default_context(cafile=tls.cafile)
+    if not tls.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def _state_name(state: Any) -> str:

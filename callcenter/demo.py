@@ -26,6 +26,9 @@ from metrics.kpi import kpi
 from tickets.records import CallRecordData, Outcome
 from tickets.store import mask_url
 
+# The demo password of config/example.yaml's users (documented there; demo only).
+DEMO_PASSWORDS = {"1001": "password agent1001"}
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="config/example.yaml", help="config file (default config/example.yaml)")
@@ -38,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--linger", type=float, default=0.0,
                    help="keep the daemon and wallboard up this many real seconds after the calls (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no live progress line")
+    p.add_argument("--roster", action="store_true",
+                   help="follow the config's shift roster (default: every configured agent is on duty for the demo)")
+    p.add_argument("--interactive-agent", metavar="ID", action="append", default=[],
+                   help="keep this agent under manual control (log in at the agent desktop, go ready, take calls)")
 
 
 @dataclass
@@ -130,6 +137,11 @@ def override(cfg: Config, *, database_url: str | None = None, web_port: int | No
     })
 
 
+def without_roster(cfg: Config) -> Config:
+    """Every configured agent on duty: a short demo shows the whole team; `--roster` shows the rota."""
+    return cfg.model_copy(update={"shifts": [], "teams": [], "staffing": []})
+
+
 async def demo_main(args: argparse.Namespace) -> int:
     from asterisk.sim import PbxSimulator
     from callcenter.daemon import Daemon
@@ -145,13 +157,15 @@ async def demo_main(args: argparse.Namespace) -> int:
         print("error: --calls must be at least 1", file=sys.stderr)
         return 2
     cfg = override(cfg, database_url=args.database, web_port=args.web_port, agi_port=0)
+    if not args.roster:
+        cfg = without_roster(cfg)
     clock = Clock(args.speed)
     sim_cfg = sim_config_for_daemon(cfg, speed=args.speed, seed=args.seed, calls=args.calls)
     zh = cfg.centre.language == "zh"
     started = time.monotonic()
     async with PbxSimulator(sim_cfg) as sim:
         cfg = override(cfg, ami_host="127.0.0.1", ami_port=sim.ami_port)
-        daemon = Daemon(cfg, clock=clock, spool_dir=os.getcwd())
+        daemon = Daemon(cfg, clock=clock, spool_dir=os.getcwd(), manual_agents=args.interactive_agent)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(daemon.run(), name="daemon")
             await daemon.ready.wait()
@@ -160,6 +174,10 @@ async def demo_main(args: argparse.Namespace) -> int:
             url = f"http://{cfg.web.host}:{daemon.web_port}/"
             print(f"PBX simulator: AMI on 127.0.0.1:{sim.ami_port}; daemon FastAGI on 127.0.0.1:{daemon.agi_port}")
             print(f"Wallboard {'/ 监控大屏 ' if zh else ''}{url}   metrics {url}metrics")
+            for agent_id in args.interactive_agent:
+                print(f"Agent desktop {'/ 坐席工作台 ' if zh else ''}{url}desk  (sign in as {agent_id}: "
+                      f"{DEMO_PASSWORDS.get(agent_id, 'the password in your config')}); go ready to take calls "
+                      "(--speed 1 --linger 600 leaves time to read the pop)")
             print(f"Placing {args.calls} calls at {args.speed:g}x speed (seed {args.seed}) ...")
             progress = Progress(args.calls, enabled=not args.no_progress)
 

@@ -37,6 +37,8 @@ class CallEntry:
     agent_id: str | None = None
     answered_at: datetime | None = None
     talk_ended_at: datetime | None = None
+    satisfaction: int | None = None  # the after-call survey's score
+    ivr_steps: str = ""  # JSON, see tickets/records.py
 
     @property
     def waiting(self) -> bool:
@@ -45,10 +47,10 @@ class CallEntry:
     def outcome(self) -> Outcome:
         if self.answered_at is not None:
             return Outcome.ANSWERED
+        if self.fallback:  # handed to Asterisk's own queue (after waiting here, or instead of it)
+            return Outcome.FALLBACK
         if self.queued_at is not None:
             return Outcome.ABANDONED_RINGING if self.ringing else Outcome.ABANDONED_QUEUE
-        if self.fallback:
-            return Outcome.FALLBACK
         if self.ivr_failed:
             return Outcome.FAILED
         return Outcome.ABANDONED_IVR
@@ -78,12 +80,18 @@ class CallLedger:
 
     def ivr_finished(
         self, call_id: str, at: datetime, *, path: str, queue: str | None, language: str, failed: bool = False,
-        priority: int = 0, skills: tuple[tuple[str, int], ...] = (),
+        priority: int = 0, skills: tuple[tuple[str, int], ...] = (), steps: str = "",
     ) -> CallEntry:
         e = self.entry(call_id, at)
         e.ivr_path, e.queue, e.language, e.ivr_failed = path, queue, language, failed
-        e.priority, e.skills = priority, skills
+        e.priority, e.skills, e.ivr_steps = priority, skills, steps
         return e
+
+    def survey_answered(self, call_id: str, score: int) -> None:
+        """The caller rated the call after the agent hung up (the record is written at the hang-up after)."""
+        e = self.calls.get(call_id)
+        if e is not None:
+            e.satisfaction = score
 
     def held(self, call_id: str, at: datetime) -> bool:
         """The caller waits on hold. True the first time: that is when the call joins the queue."""
@@ -173,6 +181,8 @@ class CallLedger:
             offers=e.offers,
             outcome=outcome,
             hangup_cause=cause,
+            satisfaction=e.satisfaction,
+            ivr_steps=e.ivr_steps,
         )
 
     def failed_record(self, call_id: str, at: datetime, cause: int | None) -> CallRecordData | None:

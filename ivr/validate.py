@@ -1,7 +1,10 @@
-"""Static checks of a menu: every problem found at once, each naming where it is.
+"""Static checks of a menu: every problem found at once, each naming where it is and how to fix it.
 
-``check(menu, queues)`` returns ``IvrIssue(where, message)`` with ``where`` a key path inside the menu
-(``nodes.main.choices.2``) so the config loader can point at the YAML key; ``validate`` joins them to text.
+``check(menu, queues, skills)`` returns ``IvrIssue(where, message, fix)`` with ``where`` a key path inside
+the menu (``nodes.main.choices.2``) so the config loader and ``callcenter ivr check`` can point at the YAML
+key; ``validate`` joins them to text. Checks: unknown start or targets, unreachable nodes, loops with no
+exit, prompts missing a configured language, unknown queues and skills, duplicate digits, menus nested
+deeper than ``menu.max_depth``, an enqueue reached before any queue was chosen.
 """
 
 from __future__ import annotations
@@ -10,34 +13,57 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from ivr.model import EnqueueNode, HangupNode, Menu, MenuNode, Node, SetNode, successors
+from ivr.model import (
+    INPUT_NODES,
+    CallbackNode,
+    CollectNode,
+    EnqueueNode,
+    HangupNode,
+    LanguageNode,
+    Menu,
+    MenuNode,
+    Node,
+    RateNode,
+    SetNode,
+    TransferNode,
+    prompts,
+    successors,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class IvrIssue:
     where: str  # key path inside the menu, e.g. "nodes.main.choices.2"
     message: str
+    fix: str = ""
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
 
+    def with_fix(self) -> str:
+        """The message and, when known, how to fix it."""
+        return f"{self.message}; fix: {self.fix}" if self.fix else self.message
 
-def validate(menu: Menu, queues: Collection[str]) -> list[str]:
-    return [str(issue) for issue in check(menu, queues)]
+
+def validate(menu: Menu, queues: Collection[str] | None, skills: Collection[str] | None = None) -> list[str]:
+    return [str(issue) for issue in check(menu, queues, skills)]
 
 
-def check(menu: Menu, queues: Collection[str]) -> list[IvrIssue]:
+def check(menu: Menu, queues: Collection[str] | None, skills: Collection[str] | None = None) -> list[IvrIssue]:
+    """Every problem of ``menu``. ``queues=None`` / ``skills=None``: not checked (a menu file on its own)."""
     issues: list[IvrIssue] = []
+    names = ", ".join(sorted(menu.nodes))
     if menu.start not in menu.nodes:
-        issues.append(IvrIssue("start", f"unknown node {menu.start!r}"))
+        issues.append(IvrIssue("start", f"unknown node {menu.start!r}", f"name one of the nodes: {names}"))
     for name, node in menu.nodes.items():
-        issues.extend(_check_node(name, node, menu, queues))
+        issues.extend(_check_node(name, node, menu, queues, skills))
     if menu.start not in menu.nodes:
         return issues
     routes = _routes(menu)
     for name in menu.nodes:
         if name not in routes:
-            issues.append(IvrIssue(f"nodes.{name}", f"unreachable from the start node {menu.start!r}"))
+            issues.append(IvrIssue(f"nodes.{name}", f"unreachable from the start node {menu.start!r}",
+                                   "point a choice, next or fallback at it, or delete it"))
     exits = _can_exit(menu)
     for name, route in routes.items():
         if name not in exits:
@@ -45,31 +71,83 @@ def check(menu: Menu, queues: Collection[str]) -> list[IvrIssue]:
                 IvrIssue(
                     f"nodes.{name}",
                     f"loop with no exit (reached by {route}): never gets to an enqueue or a hangup",
+                    "give one node of the loop a way out (a choice or fallback to an enqueue or hangup node)",
                 )
             )
+    issues.extend(_check_depth(menu))
     issues.extend(_check_queue_set_before_enqueue(menu, routes))
     return issues
 
 
-def _check_node(name: str, node: Node, menu: Menu, queues: Collection[str]) -> list[IvrIssue]:
+def _check_node(
+    name: str, node: Node, menu: Menu, queues: Collection[str] | None, skills: Collection[str] | None
+) -> list[IvrIssue]:
     issues: list[IvrIssue] = []
     for where, target in successors(node):
         if target not in menu.nodes:
-            issues.append(IvrIssue(f"nodes.{name}.{where}", f"unknown node {target!r}"))
-    if isinstance(node, SetNode | EnqueueNode) and node.queue is not None and node.queue not in queues:
+            issues.append(IvrIssue(f"nodes.{name}.{where}", f"unknown node {target!r}",
+                                   f"name one of the nodes: {', '.join(sorted(menu.nodes))}"))
+    if (isinstance(node, SetNode | EnqueueNode) and node.queue is not None and queues is not None
+            and node.queue not in queues):
         known = ", ".join(sorted(queues)) or "none"
-        issues.append(IvrIssue(f"nodes.{name}.queue", f"unknown queue {node.queue!r} (known: {known})"))
+        issues.append(IvrIssue(f"nodes.{name}.queue", f"unknown queue {node.queue!r}",
+                               f"use one of the configured queues: {known}"))
+    if isinstance(node, SetNode) and skills is not None:
+        for skill in node.skills:
+            if skill not in skills:
+                known = ", ".join(sorted(skills)) or "none"
+                issues.append(IvrIssue(f"nodes.{name}.skills.{skill}", f"no agent has skill {skill!r}",
+                                       f"use a skill some agent has ({known}) or give it to an agent"))
+    for key, prompt in prompts(node):
+        for language in menu.languages:
+            if language not in prompt.by_language:
+                issues.append(IvrIssue(f"nodes.{name}.{key}", f"no {language!r} prompt",
+                                       f"add {language}: {{file: ..., text: ...}} to the prompt"))
     if isinstance(node, MenuNode):
         if not node.choices:
-            issues.append(IvrIssue(f"nodes.{name}.choices", "a menu needs at least one choice"))
-        seen: set[str] = set()
+            issues.append(IvrIssue(f"nodes.{name}.choices", "a menu needs at least one choice",
+                                   "add a choice such as '1': <node>"))
+        issues.extend(_duplicates(name, "choices", [c.digits for c in node.choices]))
+    if isinstance(node, LanguageNode):
+        if not node.choices:
+            issues.append(IvrIssue(f"nodes.{name}.choices", "a language choice needs at least one key",
+                                   "add e.g. '1': zh"))
+        issues.extend(_duplicates(name, "choices", [c.digits for c in node.choices]))
         for choice in node.choices:
-            if choice.digits in seen:
-                issues.append(
-                    IvrIssue(f"nodes.{name}.choices.{choice.digits}", f"duplicate digits {choice.digits!r}")
-                )
-            seen.add(choice.digits)
+            if menu.languages and choice.language not in menu.languages:
+                issues.append(IvrIssue(f"nodes.{name}.choices.{choice.digits}",
+                                       f"language {choice.language!r} is not configured",
+                                       f"use one of {', '.join(menu.languages)} or add it to ivr.languages"))
+    if isinstance(node, RateNode):
+        if not node.scale:
+            issues.append(IvrIssue(f"nodes.{name}.scale", "a survey needs a scale", "add e.g. '1': 5"))
+        issues.extend(_duplicates(name, "scale", [r.digits for r in node.scale]))
+    if isinstance(node, CallbackNode) and node.number_var is not None and not _collects(menu, node.number_var):
+        issues.append(IvrIssue(f"nodes.{name}.number_var", f"no collect node fills {node.number_var!r}",
+                               "collect the number first (kind: collect, var: ...) or drop number_var"))
     return issues
+
+
+def _duplicates(name: str, key: str, digits: list[str]) -> list[IvrIssue]:
+    issues: list[IvrIssue] = []
+    seen: set[str] = set()
+    for d in digits:
+        if d in seen:
+            issues.append(IvrIssue(f"nodes.{name}.{key}.{d}", f"duplicate digits {d!r}",
+                                   "give each choice its own key"))
+        seen.add(d)
+    # A one-key choice that starts a longer one is never reached: GET DATA stops at the first.
+    for d in digits:
+        for other in digits:
+            if other != d and other.startswith(d) and len(d) < len(other):
+                issues.append(IvrIssue(f"nodes.{name}.{key}.{other}",
+                                       f"digits {other!r} start with the choice {d!r}",
+                                       "end longer choices with # or use keys that do not overlap"))
+    return issues
+
+
+def _collects(menu: Menu, var: str) -> bool:
+    return any(isinstance(n, CollectNode) and n.var == var for n in menu.nodes.values())
 
 
 def _routes(menu: Menu) -> dict[str, str]:
@@ -89,8 +167,34 @@ def _routes(menu: Menu) -> dict[str, str]:
     return routes
 
 
+def _check_depth(menu: Menu) -> list[IvrIssue]:
+    """Menu levels (nodes waiting for keys) on the shallowest way to each node, against the limit."""
+    depth: dict[str, int] = {}
+    start_node = menu.nodes[menu.start]
+    todo = deque([(menu.start, int(isinstance(start_node, INPUT_NODES)), menu.start)])
+    issues: list[IvrIssue] = []
+    while todo:
+        name, level, route = todo.popleft()
+        if name in depth and depth[name] <= level:
+            continue
+        depth[name] = level
+        node = menu.nodes[name]
+        for where, target in successors(node):
+            child = menu.nodes.get(target)
+            if child is None:
+                continue
+            todo.append((target, level + int(isinstance(child, INPUT_NODES)), f"{route}{_hop(where)}>{target}"))
+    for name, level in depth.items():
+        if level > menu.max_depth:
+            issues.append(IvrIssue(f"nodes.{name}", f"{level} menu levels deep (limit {menu.max_depth})",
+                                   "merge menus or send callers to an agent sooner; the national hotline "
+                                   "standard advises short menus"))
+    return issues
+
+
 def _can_exit(menu: Menu) -> set[str]:
-    """Nodes from which some walk ends the IVR (enqueue, hangup, or a menu that hangs up when exhausted)."""
+    """Nodes from which some walk ends the IVR (enqueue, transfer, hangup, or an input node that hangs up
+    when its retries are used up)."""
     exits = {name for name, node in menu.nodes.items() if _ends_here(node)}
     changed = True
     while changed:
@@ -105,9 +209,9 @@ def _can_exit(menu: Menu) -> set[str]:
 
 
 def _ends_here(node: Node) -> bool:
-    if isinstance(node, EnqueueNode | HangupNode):
+    if isinstance(node, EnqueueNode | HangupNode | TransferNode):
         return True
-    return isinstance(node, MenuNode) and node.fallback is None
+    return isinstance(node, MenuNode | CollectNode) and node.fallback is None
 
 
 def _check_queue_set_before_enqueue(menu: Menu, routes: dict[str, str]) -> list[IvrIssue]:
@@ -126,7 +230,8 @@ def _check_queue_set_before_enqueue(menu: Menu, routes: dict[str, str]) -> list[
             has_queue = True
         if isinstance(node, EnqueueNode) and node.queue is None and not has_queue and name not in reported:
             reported.add(name)
-            issues.append(IvrIssue(f"nodes.{name}.queue", f"no queue chosen on the way here ({route})"))
+            issues.append(IvrIssue(f"nodes.{name}.queue", f"no queue chosen on the way here ({route})",
+                                   "give this enqueue a queue, or set one (kind: set, queue: ...) before it"))
         for where, target in successors(node):
             todo.append((target, has_queue, f"{route}{_hop(where)}>{target}"))
     return issues

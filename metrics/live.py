@@ -16,7 +16,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from metrics.kpi import DEFAULT_TZ, Tally, interval_start, rate
+from metrics.agents import AVAILABLE_STATES, BUSY_STATES, AgentInterval
+from metrics.kpi import (
+    DEFAULT_TZ,
+    NATIONAL_STANDARD_24H,
+    SERVICE_LEVEL_SECONDS,
+    Tally,
+    interval_start,
+    is_offered,
+    rate,
+)
 from tickets.records import ABANDONED_STAGES, CallRecordData, Outcome
 
 AGENT_STATES = ("ready", "reserved", "on_call", "wrap_up", "not_ready", "logged_out")
@@ -40,8 +49,10 @@ def _aware(at: datetime, what: str) -> datetime:
 class _Day:
     """Counters for one local day."""
 
-    centre: Tally = field(default_factory=Tally)
+    centre: Tally
     queues: dict[str, Tally] = field(default_factory=dict)
+    agent_seconds: dict[str, float] = field(default_factory=dict)  # state -> seconds (closed intervals)
+    answered_by_agent: Counter[str] = field(default_factory=Counter)
     hours: dict[datetime, list[int]] = field(default_factory=dict)  # local hour start -> [offered, answered]
     call_ids: set[str] = field(default_factory=set)  # a record added twice counts once
 
@@ -58,12 +69,20 @@ class Totals:
     wait_buckets: dict[str, list[int]] = field(default_factory=dict)
     wait_sum: dict[str, float] = field(default_factory=dict)
     wait_count: Counter[str] = field(default_factory=Counter)
+    short_abandoned: Counter[str] = field(default_factory=Counter)
+    talk_sum: dict[str, float] = field(default_factory=dict)
+    agent_seconds: dict[str, float] = field(default_factory=dict)  # by state, closed intervals
 
 
 class LiveStats:
     def __init__(self, target: float = 0.97, tz: str = DEFAULT_TZ,
-                 queues: Sequence[tuple[str, str]] = ()) -> None:
+                 queues: Sequence[tuple[str, str]] = (), *, short_abandon_seconds: float = 0.0,
+                 sl_seconds: float = SERVICE_LEVEL_SECONDS,
+                 agent_queues: dict[str, Sequence[str]] | None = None) -> None:
         self.target = target
+        self.short_abandon_seconds = short_abandon_seconds
+        self.sl_seconds = sl_seconds
+        self.agent_queues: dict[str, tuple[str, ...]] = {a: tuple(q) for a, q in (agent_queues or {}).items()}
         self.tz_name = tz
         self.tz = ZoneInfo(tz)
         self.queues: dict[str, str] = dict(queues)  # name -> label, in configured order
@@ -76,12 +95,21 @@ class LiveStats:
         self._agents: dict[str, str] = {}
         self._agent_counts: Counter[str] = Counter()
 
+    def _tally(self) -> Tally:
+        return Tally(sl_seconds=self.sl_seconds, short_abandon_seconds=self.short_abandon_seconds)
+
+    def _day(self, d: date) -> _Day:
+        day = self._days.get(d)
+        if day is None:
+            day = self._days[d] = _Day(centre=self._tally())
+        return day
+
     # -- input ----------------------------------------------------------------------------
 
     def add_record(self, rec: CallRecordData) -> bool:
         """Count one ended call; False (and nothing counted) if its call id was already counted."""
         at = rec.attributed_at
-        day = self._days.setdefault(at.astimezone(self.tz).date(), _Day())
+        day = self._day(at.astimezone(self.tz).date())
         if rec.call_id in day.call_ids:
             return False
         day.call_ids.add(rec.call_id)
@@ -89,13 +117,19 @@ class LiveStats:
         day.centre.add(rec)
         queue = rec.queue if rec.queue is not None else NO_QUEUE
         if rec.queue is not None:
-            day.queues.setdefault(queue, Tally()).add(rec)
+            day.queues.setdefault(queue, self._tally()).add(rec)
+        if rec.reached_queue and not is_offered(rec, self.short_abandon_seconds):
+            self.totals.short_abandoned[queue] += 1
+            return True
         stage = ABANDONED_STAGES.get(rec.outcome)
         if stage is not None:
             self.totals.abandoned[(queue, stage)] += 1
         if not rec.reached_queue:
             return True
         answered = rec.outcome is Outcome.ANSWERED
+        if answered and rec.agent_id:
+            day.answered_by_agent[rec.agent_id] += 1
+            self.totals.talk_sum[queue] = self.totals.talk_sum.get(queue, 0.0) + (rec.talk_seconds or 0.0)
         hour = day.hours.setdefault(interval_start(at, 60, self.tz), [0, 0])
         hour[0] += 1
         hour[1] += answered
@@ -131,6 +165,32 @@ class LiveStats:
             self._agent_counts[old] -= 1
         self._agents[agent_id] = name
         self._agent_counts[name] += 1
+
+    def add_agent_interval(self, iv: AgentInterval) -> None:
+        """A closed agent state interval (from the daemon, or loaded from the agent log at start),
+        split over the local days it spans."""
+        self.totals.agent_seconds[iv.state] = (self.totals.agent_seconds.get(iv.state, 0.0)
+                                               + (iv.end - iv.start).total_seconds())
+        d = iv.start.astimezone(self.tz).date()
+        while True:
+            lo = datetime.combine(d, datetime.min.time(), tzinfo=self.tz).astimezone(UTC)
+            hi = datetime.combine(d + timedelta(days=1), datetime.min.time(), tzinfo=self.tz).astimezone(UTC)
+            s = iv.seconds_within(lo, hi)
+            if s > 0:
+                secs = self._day(d).agent_seconds
+                secs[iv.state] = secs.get(iv.state, 0.0) + s
+            if hi >= iv.end:
+                break
+            d += timedelta(days=1)
+
+    def ready_by_queue(self) -> dict[str, int]:
+        """queue -> agents in state ready that serve it (from the configured memberships)."""
+        out = dict.fromkeys(self.queues, 0)
+        for agent, state in self._agents.items():
+            if state == "ready":
+                for q in self.agent_queues.get(agent, ()):
+                    out[q] = out.get(q, 0) + 1
+        return out
 
     def set_ami_connected(self, connected: bool) -> None:
         self.ami_connected = bool(connected)
@@ -180,7 +240,7 @@ class LiveStats:
         _aware(now, "now")
         self.prune(now)
         local_now = now.astimezone(self.tz)
-        today = self._days.get(local_now.date(), _Day())
+        today = self._days.get(local_now.date()) or _Day(centre=self._tally())
         rates = self.window_rates(now)
         waiting = self.waiting_by_queue(now)
         longest_now = max((w for _, w in waiting.values() if w is not None), default=None)
@@ -192,10 +252,13 @@ class LiveStats:
                 wait = max(0.0, (now - since).total_seconds())
                 longest_today = wait if longest_today is None or wait > longest_today else longest_today
         centre = today.centre
+        secs = today.agent_seconds
+        wrap = secs.get("wrap_up", 0.0)
         queue_names = [*self.queues, *sorted(set(today.queues) - set(self.queues))]
         queues = []
+        ready = self.ready_by_queue()
         for name in queue_names:
-            tally = today.queues.get(name, Tally())
+            tally = today.queues.get(name) or self._tally()
             n_waiting, q_longest = waiting.get(name, (0, None))
             queues.append({
                 "name": name,
@@ -206,6 +269,9 @@ class LiveStats:
                 "answered": tally.answered,
                 "abandoned": tally.abandoned,
                 "connection_rate": tally.connection_rate,
+                "agents_ready": ready.get(name, 0),
+                "service_level": tally.service_level,
+                "asa": tally.asa,
             })
         intervals = []
         hour = day_start
@@ -220,6 +286,9 @@ class LiveStats:
             "now": local_now.isoformat(),
             "tz": self.tz_name,
             "target": self.target,
+            "standard_24h": NATIONAL_STANDARD_24H,
+            "sl_seconds": self.sl_seconds,
+            "short_abandon_seconds": self.short_abandon_seconds,
             "centre": {
                 "offered": centre.offered,
                 "answered": centre.answered,
@@ -228,7 +297,19 @@ class LiveStats:
                 "connection_rate_1h": rates[CENTRE]["1h"],
                 "connection_rate_24h": rates[CENTRE]["24h"],
                 "asa": centre.asa,
-                "answered_15s_rate": centre.answered_within_sl_rate,
+                "answered_15s_rate": centre.service_level,  # the service level (older key)
+                "service_level": centre.service_level,
+                "answered_in_time_rate": centre.answered_in_time_rate,
+                "short_abandoned": centre.short_abandoned,
+                "abandoned_ivr": centre.abandoned_by_stage["ivr"],
+                "abandoned_queue": centre.abandoned_by_stage["queue"],
+                "abandoned_ringing": centre.abandoned_by_stage["ringing"],
+                "avg_talk": rate(centre.talk_sum, centre.answered),
+                "acw": rate(wrap, centre.answered),
+                "aht": rate(centre.talk_sum + wrap, centre.answered),
+                "occupancy": rate(sum(secs.get(s, 0.0) for s in BUSY_STATES),
+                                  sum(secs.get(s, 0.0) for s in AVAILABLE_STATES)),
+                "calls_per_agent": rate(centre.answered, len(today.answered_by_agent)),
                 "longest_wait_today": longest_today,
                 "longest_wait_now": longest_now,
                 "waiting": len(self._waiting),

@@ -22,15 +22,21 @@ class WriterCounters(Protocol):
     spooled: int
 
 
+class AmiCounters(Protocol):
+    reconnects: int
+    connected: bool
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
 class LiveStatsCollector(Collector):
     def __init__(self, stats: LiveStats, writer: WriterCounters | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, ami: AmiCounters | None = None) -> None:
         self.stats = stats
         self.writer = writer
+        self.ami = ami
         # The daemon passes its own clock (it may run faster than real time).
         self.clock = clock
 
@@ -56,6 +62,36 @@ class LiveStatsCollector(Collector):
         for (q, stage), n in sorted(totals.abandoned.items()):
             abandoned.add_metric([q, stage], n)
         yield abandoned
+
+        short = CounterMetricFamily("callcenter_calls_short_abandoned",
+                                    "Calls that hung up within centre.short_abandon_seconds of queueing "
+                                    "(excluded from offered)", labels=["queue"])
+        for q, n in sorted(totals.short_abandoned.items()):
+            short.add_metric([q], n)
+        yield short
+
+        talk = CounterMetricFamily("callcenter_talk_seconds", "Talk time of answered calls", labels=["queue"])
+        for q, v in sorted(totals.talk_sum.items()):
+            talk.add_metric([q], v)
+        yield talk
+
+        agent_secs = CounterMetricFamily("callcenter_agent_state_seconds",
+                                         "Time agents spent per state (closed intervals)", labels=["state"])
+        for state, v in sorted(totals.agent_seconds.items()):
+            agent_secs.add_metric([state], v)
+        yield agent_secs
+
+        target = GaugeMetricFamily("callcenter_connection_rate_target", "The centre's connection-rate target")
+        target.add_metric([], stats.target)
+        yield target
+        sl = GaugeMetricFamily("callcenter_service_level", f"Answered within {stats.sl_seconds:g} s / offered, "
+                               "today (local day); absent while nothing was offered", labels=["queue"])
+        if snap["centre"]["service_level"] is not None:
+            sl.add_metric([CENTRE], snap["centre"]["service_level"])
+        for qs in snap["queues"]:
+            if qs["service_level"] is not None:
+                sl.add_metric([qs["name"]], qs["service_level"])
+        yield sl
 
         rate = GaugeMetricFamily("callcenter_connection_rate",
                                  "Answered / offered; window today (local day), 1h or 24h rolling; "
@@ -87,6 +123,10 @@ class LiveStatsCollector(Collector):
         for state, n in snap["agents"].items():
             agents.add_metric([state], n)
         yield agents
+        ready = GaugeMetricFamily("callcenter_agents_ready", "Ready agents serving a queue", labels=["queue"])
+        for qs in snap["queues"]:
+            ready.add_metric([qs["name"]], qs["agents_ready"])
+        yield ready
 
         hist = HistogramMetricFamily("callcenter_wait_seconds", "Queue wait of offered calls (queued -> "
                                      "answered, or -> hang-up)", labels=["queue"])
@@ -101,6 +141,9 @@ class LiveStatsCollector(Collector):
         ami = GaugeMetricFamily("callcenter_ami_connected", "1 while the AMI connection is up")
         ami.add_metric([], 1.0 if snap["ami_connected"] else 0.0)
         yield ami
+        if self.ami is not None:
+            yield CounterMetricFamily("callcenter_ami_reconnects", "AMI connections re-established",
+                                      value=self.ami.reconnects)
 
         if self.writer is not None:
             yield CounterMetricFamily("callcenter_records_written", "Call records committed to the store",
@@ -110,7 +153,7 @@ class LiveStatsCollector(Collector):
 
 
 def register(registry: CollectorRegistry, stats: LiveStats, writer: WriterCounters | None = None,
-             clock: Callable[[], datetime] = _utcnow) -> LiveStatsCollector:
-    collector = LiveStatsCollector(stats, writer, clock)
+             clock: Callable[[], datetime] = _utcnow, ami: AmiCounters | None = None) -> LiveStatsCollector:
+    collector = LiveStatsCollector(stats, writer, clock, ami)
     registry.register(collector)
     return collector

@@ -220,11 +220,20 @@ class Engine:
             a.logout_pending = False
             self._release_preferred(a, at, out)
         out.append(AgentStateChanged(a.id, old, new, reason, at, by))
+        if new is READY and a.on_break:
+            # Free again (wrap-up over, caller gone) inside a scheduled break: the break, not the end
+            # of the shift; the agent (or the daemon standing in) makes them ready after it.
+            a.on_break = False
+            self._change(a, AgentInput.NOT_READY, "break", at, "system", out)
 
     def _index(self, a: AgentRecord, at: datetime, out: Out) -> None:
         if self.shifts is not None:
             close = self.shifts.offers_close_at(a.id, at)
-            if not self.shifts.ready_allowed(a.id, at) or (close is not None and close <= at):
+            allowed = self.shifts.ready_allowed(a.id, at)
+            if not allowed and close is not None and close > at:  # inside the shift: a break
+                a.on_break = True
+                return
+            if not allowed or (close is not None and close <= at):
                 self._start_closing(a, at, out)
                 return
             a.closing = False

@@ -60,6 +60,7 @@ class AgentRecord:
         "last_offer",
         "logout_pending",
         "meets_cache",
+        "on_break",
         "preferred_calls",
         "queues",
         "reason",
@@ -85,6 +86,7 @@ class AgentRecord:
         self.close_key: tuple[str, ...] | None = None
         self.closing = False  # shift: in the last minutes, no new offers
         self.logout_pending = False  # shift over while on a call: log out once it is done
+        self.on_break = False  # became ready inside a scheduled break: goes not_ready(break) instead
 
     def meets(self, required: Skills) -> bool:
         ok = self.meets_cache.get(required)

@@ -12,7 +12,7 @@ from typing import Any
 from asterisk.sim import PbxSimulator, SimConfig
 from callcenter.clock import Clock
 from callcenter.daemon import Daemon
-from callcenter.demo import override
+from callcenter.demo import override, without_roster
 from callcenter.simwire import sim_config_for_daemon
 from config.loader import load_config
 from config.models import Config
@@ -38,9 +38,11 @@ class Pair:
 @contextlib.asynccontextmanager
 async def running_pair(
     tmp_path: Path, *, database: str | None = None, speed: float = 200.0, seed: int = 7,
-    sim_changes: dict[str, Any] | None = None, cfg: Config | None = None,
+    sim_changes: dict[str, Any] | None = None, cfg: Config | None = None, roster: bool = False,
 ) -> AsyncIterator[Pair]:
     cfg = cfg or load_config(EXAMPLE, environ={})
+    if not roster:
+        cfg = without_roster(cfg)
     cfg = override(cfg, database_url=database or f"sqlite:///{tmp_path / 'calls.db'}", web_port=0, agi_port=0)
     clock = Clock(speed)
     sim_cfg = sim_config_for_daemon(cfg, speed=speed, seed=seed, calls=0)

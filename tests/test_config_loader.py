@@ -134,7 +134,7 @@ def broken(**changes: Any) -> dict[str, Any]:
         (broken(database={"url": "mysql://root:pw@db/cc"}), "database.url", "expected sqlite"),
         (broken(mqtt={"host": "127.0.0.1", "port": 0}), "mqtt.port", "greater than or equal to 1"),
         (broken(web={"port": "eighty"}), "web.port", "valid integer"),
-        (broken(tickets={}), "tickets", "expected one of: centre, ami"),
+        (broken(ticketing={}), "ticketing", "expected one of: centre, ami"),
     ],
 )
 def test_invalid_config_names_file_key_and_expectation(tmp_path, data, key, expected):

@@ -103,3 +103,60 @@ def test_day_bounds_are_local_midnights() -> None:
     start, end = day_bounds(at(0, 0, 1, day=2))
     assert start == datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # 00:00 +08:00
     assert end - start == timedelta(days=1)
+
+
+# --- service level vs answered in time; short abandons; handle time; per agent / shift ----------------
+
+def test_service_level_divides_by_offered_and_in_time_rate_by_answered() -> None:
+    k = kpi(DAY1)  # answered within 15 s: A (10 s), F (12 s); B waited 20 s
+    assert k.service_level == pytest.approx(2 / 5)
+    assert k.answered_in_time_rate == pytest.approx(2 / 3)
+    assert k.answered_15s_rate == k.service_level  # the old name is the service level
+    assert kpi(DAY1, sl_seconds=20).answered_in_time_rate == pytest.approx(1.0)
+
+
+def test_short_abandons_leave_offered_and_abandoned_when_the_exclusion_is_on() -> None:
+    from tickets.testing import make_record
+
+    quick = make_record("Q", "abandoned_queue", entered_at=at(9, 50), wait=4)
+    ringing = make_record("R", "abandoned_ringing", entered_at=at(9, 51), wait=5, ring=2)
+    calls = [*DAY1, quick, ringing]
+    off = kpi(calls)
+    assert (off.offered, off.abandoned, off.short_abandoned) == (7, 4, 0)
+    on = kpi(calls, short_abandon_seconds=5)
+    assert (on.offered, on.answered, on.abandoned, on.short_abandoned) == (5, 3, 2, 2)
+    assert on.connection_rate == pytest.approx(3 / 5)
+    # C waited 30 s and D 40 s: longer than 5 s, still abandoned; with 30 s C is short too.
+    assert kpi(calls, short_abandon_seconds=30).offered == 4
+    from metrics.kpi import rate_label
+
+    assert rate_label("zh", 5) == "接通率（不含5秒内放弃）" and rate_label("zh", 0) == "接通率"
+    assert "5 s" in rate_label("en", 5)
+
+
+def test_abandon_rates_by_stage_and_average_handle_time() -> None:
+    k = kpi(DAY1)
+    assert k.abandon_rate_queue == pytest.approx(1 / 5) and k.abandon_rate_ringing == pytest.approx(1 / 5)
+    assert k.abandon_rate_ivr == pytest.approx(1 / 6)  # E of the six calls that came in
+    assert k.avg_talk == pytest.approx(60.0)  # make_record talks 60 s
+    assert k.aht(wrap_up_seconds=90.0) == pytest.approx((180 + 90) / 3)
+    assert kpi([E]).aht(10.0) is None
+
+
+def test_calls_per_agent_and_per_shift_with_a_night_shift_over_midnight() -> None:
+    from datetime import time
+
+    from metrics.kpi import ShiftWindow, by_agent, by_shift
+
+    assert {a: k.answered for a, k in by_agent(ALL).items()} == {"1001": 4}
+    shifts = [ShiftWindow("day", time(8), time(16)), ShiftWindow("evening", time(16), time(23)),
+              ShiftWindow("night", time(23), time(8))]
+    got = {s: (k.offered, k.answered) for s, k in by_shift(ALL, shifts).items()}
+    # A B C D on the day shift (E is an IVR hang-up: counted in, not offered); F 23:59:50 and G 00:10 at night.
+    assert got == {"day": (4, 2), "night": (2, 2)}
+
+
+def test_an_interval_with_no_calls_has_no_rates_not_zero() -> None:
+    rows = intervals(ALL, at(3, 0), at(4, 0), minutes=15)
+    assert [r.kpi.offered for r in rows] == [0, 0, 0, 0]
+    assert all(r.kpi.connection_rate is None and r.kpi.service_level is None and r.kpi.asa is None for r in rows)

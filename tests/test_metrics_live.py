@@ -26,9 +26,10 @@ QUEUES = [("main", "综合咨询"), ("tax", "税务"), ("empty", "Empty")]
 
 CENTRE_KEYS = {"offered", "answered", "abandoned", "connection_rate", "connection_rate_1h",
                "connection_rate_24h", "asa", "answered_15s_rate", "longest_wait_today", "longest_wait_now",
-               "waiting"}
+               "waiting", "service_level", "answered_in_time_rate", "short_abandoned", "abandoned_ivr",
+               "abandoned_queue", "abandoned_ringing", "avg_talk", "acw", "aht", "occupancy", "calls_per_agent"}
 QUEUE_KEYS = {"name", "label", "waiting", "longest_wait_now", "offered", "answered", "abandoned",
-              "connection_rate"}
+              "connection_rate", "agents_ready", "service_level", "asa"}
 
 
 def fed(records: list[CallRecordData] = DAY1) -> LiveStats:
@@ -40,7 +41,8 @@ def fed(records: list[CallRecordData] = DAY1) -> LiveStats:
 def test_snapshot_shape_is_the_contract() -> None:
     snap = fed().snapshot(at(10, 30))
     json.dumps(snap)  # JSON-ready as is
-    assert set(snap) == {"now", "tz", "target", "centre", "queues", "agents", "intervals", "ami_connected"}
+    assert set(snap) == {"now", "tz", "target", "standard_24h", "sl_seconds", "short_abandon_seconds", "centre",
+                         "queues", "agents", "intervals", "ami_connected"}
     assert snap["now"] == "2026-03-01T10:30:00+08:00"
     assert snap["tz"] == "Asia/Shanghai" and snap["target"] == 0.97
     assert set(snap["centre"]) == CENTRE_KEYS

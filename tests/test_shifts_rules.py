@@ -190,3 +190,32 @@ def test_check_week_workday_staffing_skips_holidays() -> None:
     days = sorted({g.start.date() for g in gaps})
     assert days == [date(2026, 9, 28), date(2026, 9, 29), date(2026, 9, 30)]
     assert all(g.scheduled == 1 and g.required == 2 for g in gaps)
+
+
+def test_free_again_inside_a_break_goes_on_break_not_off_shift() -> None:
+    # a1's day shift has a break 12:00-13:00. A call that ends in the break: after the wrap-up the agent
+    # is not_ready(break), not closed for the rest of the shift; ready again after the break.
+    h = _engine()
+    h.send(AgentLoggedIn(local(MONDAY, 8), "a1"))
+    h.send(AgentReady(local(MONDAY, 8), "a1"))
+    h.send(CallQueued(local(MONDAY, 11, 50), "c1", "q"))
+    h.send(OfferAnswered(local(MONDAY, 11, 50), "c1", "a1"))
+    h.send(CallEnded(local(MONDAY, 12, 10), "c1"))
+    h.advance(local(MONDAY, 12, 20))
+    assert h.engine.agent_state("a1") == (AgentState.NOT_READY, "break")
+    with pytest.raises(NotOnShift):
+        h.send(AgentReady(local(MONDAY, 12, 30), "a1"))
+    h.send(AgentReady(local(MONDAY, 13), "a1"))
+    h.send(CallQueued(local(MONDAY, 13, 5), "c2", "q"))
+    assert h.engine.call_agent("c2") == "a1"
+
+
+def test_break_waves_stagger_a_team() -> None:
+    shift = ShiftTemplate("day", time(8), time(16), breaks=(Break(time(12), 30, waves=2),))
+    r = roster(shifts=(shift,), teams=(Team("A", ("a1", "a2", "a3"), ("day",)),))
+    starts = [r.starting_on(a, MONDAY)[0].breaks[0][0] for a in ("a1", "a2", "a3")]
+    assert starts == [local(MONDAY, 12), local(MONDAY, 12, 30), local(MONDAY, 12)]
+    rules = ShiftRules(r)
+    assert rules.break_until("a2", local(MONDAY, 12, 40)) == local(MONDAY, 13)
+    assert rules.next_change("a2", local(MONDAY, 9)) == local(MONDAY, 12, 30)
+    assert rules.next_change("a2", local(MONDAY, 13)) == local(MONDAY + timedelta(days=1), 7, 50)

@@ -38,7 +38,7 @@ def test_upgrade_empty_database_to_head(empty_db: str) -> None:
     engine = create_engine(empty_db)
     try:
         with engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == migrate.head()
             diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
             indexes = {ix["name"] for ix in inspect(conn).get_indexes("call_records")}
     finally:

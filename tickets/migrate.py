@@ -45,3 +45,15 @@ def downgrade(url: str | URL, revision: str) -> None:
     from alembic import command
 
     command.downgrade(_config(url), revision)
+
+
+def head() -> str:
+    """The newest revision of the migration scripts."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config(str(ALEMBIC_INI))
+    found = ScriptDirectory.from_config(cfg).get_current_head()
+    if found is None:
+        raise MigrationError("no migration scripts")
+    return found

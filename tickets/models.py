@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String
+from sqlalchemy import DateTime, Index, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -68,6 +68,8 @@ class CallRecord(SQLModel, table=True):
     # Plain text, not a database enum: a new outcome then needs no ALTER TYPE migration.
     outcome: str = Field(sa_type=String(24))
     hangup_cause: int | None = None
+    satisfaction: int | None = None
+    ivr_steps: str = Field(default="", sa_type=Text)
 
 
 def to_row(rec: CallRecordData) -> dict[str, Any]:
@@ -100,4 +102,6 @@ def from_row(row: Any) -> CallRecordData:
         offers=row.offers,
         outcome=Outcome(row.outcome),
         hangup_cause=row.hangup_cause,
+        satisfaction=row.satisfaction,
+        ivr_steps=row.ivr_steps or "",
     )

@@ -58,10 +58,14 @@ class CallRecordData:
     offers: int  # how many agents were rung
     outcome: Outcome
     hangup_cause: int | None = None
+    satisfaction: int | None = None  # the after-call survey's score (回访评价), None: not asked or no answer
+    ivr_steps: str = ""  # JSON [[node, digits or branch, seconds from IVR start], ...] (ivr/interpreter.py)
 
     def __post_init__(self) -> None:
         if not self.call_id:
             raise RecordError("call_id is empty")
+        if self.satisfaction is not None and not 0 <= self.satisfaction <= 100:
+            raise RecordError(f"satisfaction {self.satisfaction} is outside 0..100")
         if not isinstance(self.outcome, Outcome):
             try:
                 object.__setattr__(self, "outcome", Outcome(self.outcome))

@@ -25,6 +25,10 @@ __all__ = ["RecordWriter", "Store", "StoreError", "WriterClosed", "mask_url"]
 log = logging.getLogger(__name__)
 
 TABLE = CallRecord.__table__  # type: ignore[attr-defined]
+_COLUMNS = tuple(c.name for c in TABLE.columns)
+# Column names come from the model (fixed identifiers), values are bound parameters.
+_PG_INSERT_SQL = (f"INSERT INTO call_records ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
+                  "ON CONFLICT (call_id) DO NOTHING")
 
 
 class StoreError(Exception):
@@ -124,9 +128,23 @@ class Store:
         if not rows:
             return 0
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                return self._write_pg(conn, list(rows.values()))
             # RETURNING lists only the rows really inserted: a portable inserted count for executemany.
             result = conn.execute(self._insert(), list(rows.values()))
             return len(result.fetchall())
+
+    def _write_pg(self, conn: Any, rows: list[dict[str, Any]]) -> int:
+        """PostgreSQL: psycopg's pipelined executemany of INSERT ... ON CONFLICT DO NOTHING, no RETURNING.
+
+        RETURNING made SQLAlchemy render each batch as one multi-VALUES statement (5.7k rows/s against
+        a 15k baseline); psycopg's executemany sums the rows really inserted into ``rowcount``, so the
+        count of new rows stays exact. Runs inside the SQLAlchemy transaction (same connection)."""
+        sql = _PG_INSERT_SQL
+        params = [tuple(row[name] for name in _COLUMNS) for row in rows]
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.executemany(sql, params)
+            return int(cur.rowcount)
 
     def write(self, record: CallRecordData) -> bool:
         """Insert one record; True when it was new."""

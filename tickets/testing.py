@@ -124,3 +124,13 @@ def hand_worked_day() -> dict[str, CallRecordData]:
         "F": queued("F", "answered", local_at(23, 59, 50), 12, queue="tax"),
         "G": queued("G", "answered", local_at(0, 10, day=2), 5),
     }
+
+
+@contextmanager
+def database_url(kind: str, tmp_dir: str) -> Iterator[str]:
+    """A fresh database of `kind` ('sqlite' in `tmp_dir`, or a throwaway 'postgresql' one): its URL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_dir}/tickets.db"
+        return
+    with throwaway_pg_database() as url:
+        yield url

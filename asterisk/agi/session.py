@@ -114,6 +114,18 @@ class AgiSession:
     async def hangup(self) -> None:
         await self.command("HANGUP")
 
+    async def exec(self, application: str, options: str = "") -> str | None:
+        """Run a dialplan application (``EXEC Dial "PJSIP/110@trunk,60"``); returns its result.
+
+        Raises AgiCommandError when the application does not exist (result=-2), AgiHangup when the
+        channel hung up during it (result=-1)."""
+        args = (quote(application), quote_always(options))
+        reply = await self.command("EXEC", *args)
+        if reply.result == "-2":
+            raise AgiCommandError(200, reply.text, "EXEC " + " ".join(args))
+        self._fail_on_minus_one(reply, "EXEC " + " ".join(args))
+        return reply.result
+
     async def command(self, command: str, *quoted_args: str) -> AgiReply:
         """Send one command (arguments already quoted) and return its 200 reply.
 

@@ -23,6 +23,7 @@ import itertools
 import logging
 import random
 import secrets
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from asterisk.ami.codec import (
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[Message, float], Awaitable[None] | None]
+LoginCallback = Callable[[], Awaitable[None] | None]
+#: put in the event queue at each login, so that ``on_login`` runs in order with the events (a resync
+#: sees every event received before its snapshot request applied first, and every later one after it)
+_LOGGED_IN = Message([("Event", "__callcenter_logged_in__")])
 Fields = Mapping[str, object] | Iterable[tuple[str, object]]
 
 
@@ -134,6 +139,8 @@ class _AmiProtocol(asyncio.Protocol):
         self.paused = False
         self.close_reason = "connection closed by peer"
         self._bad_seen = 0
+        #: the events of the current read, handed to the client as one queue item
+        self.batch: list[Message] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -153,6 +160,9 @@ class _AmiProtocol(asyncio.Protocol):
             self.banner.set_result(self.reader.banner)
         for msg in msgs:
             self._client._on_message(msg, at, self)
+        if self.batch:
+            batch, self.batch = self.batch, []
+            self._client._enqueue(batch, at, self)
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -210,8 +220,12 @@ class AmiClient:
         connect_timeout: float = 5.0,
         max_message: int = DEFAULT_MAX_MESSAGE,
         rng: random.Random | None = None,
+        on_login: LoginCallback | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self._on_login = on_login
+        self.ssl_context = ssl_context
         self.port = port
         self.username = username
         self._secret = _Secret(secret)
@@ -234,7 +248,11 @@ class AmiClient:
         self._id_prefix = f"cc-{secrets.token_hex(3)}"
         self._pending: dict[str, _Pending] = {}
         self._proto: _AmiProtocol | None = None  # the logged-in connection, if any
-        self._queue: asyncio.Queue[tuple[Message, float] | None] | None = None
+        self._queue: asyncio.Queue[tuple[Message | list[Message], float] | None] | None = None
+        #: events queued and not yet delivered (the queue holds one list per socket read)
+        self._backlog = 0
+        #: list actions in flight: only then can an event be a list item rather than an event
+        self._lists = 0
         self._connected = asyncio.Event()
         self._closing = asyncio.Event()
         self._running = False
@@ -345,7 +363,8 @@ class AmiClient:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, proto = await loop.create_connection(
-                    lambda: _AmiProtocol(self, self.max_message), self.host, self.port
+                    lambda: _AmiProtocol(self, self.max_message), self.host, self.port,
+                    ssl=self.ssl_context, server_hostname=self.host if self.ssl_context else None,
                 )
         except TimeoutError:
             raise AmiConnectionError(f"no TCP connection within {self.connect_timeout:g} s") from None
@@ -371,6 +390,8 @@ class AmiClient:
             self.last_error = None
             self._connected.set()
             log.info("AMI %s:%s: logged in as %r (%s)", self.host, self.port, self.username, banner)
+            if self._on_login is not None and self._queue is not None:
+                self._queue.put_nowait((_LOGGED_IN, loop.time()))
             await self._watch(proto)
             log.warning("AMI %s:%s: %s", self.host, self.port, proto.close_reason)
         except asyncio.CancelledError:
@@ -457,6 +478,7 @@ class AmiClient:
             raise AmiNotConnected(f"AMI {self.host}:{self.port} is not connected")
         future: asyncio.Future[tuple[Message, list[Message]]] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = _Pending(name, future, is_list)
+        self._lists += is_list
         try:
             proto.transport.write(data)
             async with asyncio.timeout(limit):
@@ -467,6 +489,7 @@ class AmiClient:
             raise AmiTimeout(name, action_id, limit) from None
         finally:
             self._pending.pop(action_id, None)
+            self._lists -= is_list
         if response.name == "Error" and name != "Login":
             raise AmiActionError(name, response)
         return response, events
@@ -503,7 +526,8 @@ class AmiClient:
             self.stats.bad_frames += 1
             return
         self.stats.events += 1
-        action_id = msg.get("ActionID")
+        # Looking into an event costs more than reading it: do it only when a list action could own it.
+        action_id = msg.get("ActionID") if self._lists else None
         if action_id is not None:
             pending = self._pending.get(action_id)
             if pending is not None and pending.is_list:
@@ -513,11 +537,15 @@ class AmiClient:
                 else:
                     pending.items.append(msg)
                 return
+        proto.batch.append(msg)
+
+    def _enqueue(self, batch: list[Message], at: float, proto: _AmiProtocol) -> None:
         queue = self._queue
         if queue is None:
             return
-        queue.put_nowait((msg, at))
-        if queue.qsize() >= self.QUEUE_HIGH:
+        queue.put_nowait((batch, at))
+        self._backlog += len(batch)
+        if self._backlog >= self.QUEUE_HIGH:
             proto.pause()
 
     def _bad_frames(self, reader: AmiReader, new: int) -> None:
@@ -525,20 +553,27 @@ class AmiClient:
         for frame in reader.bad_frames[-new:]:
             log.warning("AMI %s:%s: malformed frame skipped: %s", self.host, self.port, frame.reason)
 
-    async def _deliver_events(self, queue: asyncio.Queue[tuple[Message, float] | None]) -> None:
+    async def _deliver_events(self, queue: asyncio.Queue[tuple[Message | list[Message], float] | None]) -> None:
         while True:
             item = await queue.get()
             if item is None:
                 return
-            msg, at = item
-            try:
-                result: Any = self._on_event(msg, at)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                # A bug in one consumer must not cost the connection or the events after it.
-                self.stats.callback_errors += 1
-                log.exception("AMI on_event failed for %s", msg.name)
+            batch, at = item
+            msgs = [batch] if isinstance(batch, Message) else batch  # a lone Message: the login marker
+            for msg in msgs:
+                try:
+                    if msg is _LOGGED_IN:
+                        result: Any = self._on_login() if self._on_login is not None else None
+                    else:
+                        result = self._on_event(msg, at)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    # A bug in one consumer must not cost the connection or the events after it.
+                    self.stats.callback_errors += 1
+                    log.exception("AMI on_event failed for %s", msg.name)
+            if msgs is batch:
+                self._backlog -= len(msgs)
             proto = self._proto
-            if proto is not None and proto.paused and queue.qsize() <= self.QUEUE_LOW:
+            if proto is not None and proto.paused and self._backlog <= self.QUEUE_LOW:
                 proto.resume()

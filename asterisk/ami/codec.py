@@ -47,15 +47,43 @@ class Message:
 
     ``msg["Uniqueid"]`` raises :class:`MissingHeader` (unlike panoramisk, whose
     ``Message.__getattr__`` returns '' for any unknown name); ``msg.get()`` returns a default.
+
+    A message read off the wire keeps its (already validated) text and splits it into headers on
+    first use: most events (CEL, VarSet...) are only classified by their first line, never looked into.
     """
 
-    __slots__ = ("_index", "headers")
+    __slots__ = ("_first", "_headers", "_index", "_text")
 
     def __init__(self, headers: list[tuple[str, str]]) -> None:
-        self.headers = headers
-        # Built on the first lookup: most events (CEL, VarSet...) are never looked into, and the
-        # index costs as much as parsing.
+        self._headers: list[tuple[str, str]] | None = headers
+        self._text = ""
+        self._first = headers[0] if headers else ("", "")
+        # Built on the first lookup: the index costs as much as parsing.
         self._index: dict[str, str] | None = None
+
+    @classmethod
+    def _from_valid_text(cls, text: str) -> Message:
+        """A message from one frame's text that matched ``_VALID_FRAME`` (every line ends in CRLF)."""
+        msg = cls.__new__(cls)
+        msg._headers = None
+        msg._text = text
+        msg._index = None
+        name, _, value = text[: text.find("\r\n")].partition(":")
+        msg._first = (name, value[1:] if value[:1] == " " else value)
+        return msg
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = _HEADER_LINE.findall(self._text)
+        return headers
+
+    @headers.setter
+    def headers(self, headers: list[tuple[str, str]]) -> None:
+        self._headers = headers
+        self._first = headers[0] if headers else ("", "")
+        self._index = None
 
     def _build_index(self) -> dict[str, str]:
         # Back to front so that the first occurrence of a repeated name wins.
@@ -72,12 +100,12 @@ class Message:
     # -- classification (by the first line: OriginateResponse is an event with a Response header)
     @property
     def first(self) -> tuple[str, str]:
-        return self.headers[0] if self.headers else ("", "")
+        return self._first
 
     @property
     def kind(self) -> str:
         """'event', 'response', 'action' or '' -- the lower-cased name of the first header."""
-        return self.first[0].lower()
+        return self._first[0].lower()
 
     @property
     def is_event(self) -> bool:
@@ -90,7 +118,7 @@ class Message:
     @property
     def name(self) -> str:
         """The event name, the response status or the action name."""
-        return self.first[1]
+        return self._first[1]
 
     # -- lookup
     def __getitem__(self, name: str) -> str:
@@ -154,26 +182,42 @@ class BadFrame:
 
 
 #: One whole ``Name: value`` line: a name with no colon and no space at either end, an optional
-#: single space, the value. Anchored at line starts so a bad line can never match half-way.
-_HEADER_LINE = re.compile(r"^([^:\s](?:[^:\r\n]*[^:\s])?): ?([^\r\n]*)\r\n", re.M)
+#: single space, the value. Anchored at line starts so a bad line can never match half-way. Only
+#: used on text that ``_VALID_FRAME`` accepted, where every line matches exactly once.
+_HEADER_LINE = re.compile(r"^([^:\s][^:\r\n]*+)(?<!\s): ?(.*)\r\n", re.M)
+#: A whole frame (with the CRLF of its last line) made only of such lines: one C-level scan that
+#: decides whether the fast path is exact. ``.`` stops at LF, so a lone LF sends the frame to the
+#: slow path, which reads it the same way as before.
+_VALID_FRAME = re.compile(r"(?:[^:\s][^:\r\n]*+(?<!\s):.*\r\n)*+")
 
 
-def parse_frame(raw: bytes) -> Message | BadFrame:
-    text = raw.decode("utf-8", errors="replace")
-    # Fast path (the reader's hot loop): one C-level scan; valid only if every line matched.
-    # A lone LF would let '^' match inside a line, so such a frame takes the slow path.
-    lines = text.count("\r\n") + 1
-    if text.count("\n") == lines - 1:
-        headers: list[tuple[str, str]] = _HEADER_LINE.findall(text + "\r\n")
-        if len(headers) == lines:
-            return Message(headers)
+def _parse_slow(text: str) -> list[tuple[str, str]] | str:
+    """The reference line rule, line by line: the headers, or the reason the frame is bad."""
     headers = []
     for line in text.split("\r\n"):
         key, sep, value = line.partition(":")
         if not sep or not key or key != key.strip():
-            return BadFrame(f"line without 'Name: value': {line[:80]!r}", raw[:512])
+            return f"line without 'Name: value': {line[:80]!r}"
         headers.append((key, value[1:] if value.startswith(" ") else value))
-    return Message(headers)
+    return headers
+
+
+def parse_text(text: str) -> Message | BadFrame:
+    """One frame's text (without the empty line that ends it) as a Message, or a BadFrame."""
+    framed = text + "\r\n"
+    if _VALID_FRAME.fullmatch(framed):
+        return Message._from_valid_text(framed)
+    parsed = _parse_slow(text)
+    if isinstance(parsed, str):
+        return BadFrame(parsed, text.encode("utf-8", errors="replace")[:512])
+    return Message(parsed)
+
+
+def parse_frame(raw: bytes) -> Message | BadFrame:
+    parsed = parse_text(raw.decode("utf-8", errors="replace"))
+    if isinstance(parsed, BadFrame):
+        return BadFrame(parsed.reason, raw[:512])
+    return parsed
 
 
 class AmiReader:
@@ -204,24 +248,37 @@ class AmiReader:
             self.banner = buf[:nl].decode("utf-8", errors="replace")
             buf = buf[nl + 2 :]
             self._expect_banner = False
-        start = 0
-        find = buf.find
+        last = buf.rfind(END)
+        if last < 0:
+            self._buf = buf
+            self._check_size(buf)
+            return out
+        # Every complete frame is decoded at once: frames end on ASCII bytes, so no UTF-8 character
+        # is ever cut, and the rest (an incomplete frame) waits as bytes for the next read.
+        self._buf = buf[last + 4 :]
+        text = buf[: last + 4].decode("utf-8", errors="replace")
+        find = text.find
+        startswith = text.startswith
+        valid = _VALID_FRAME.fullmatch
+        from_valid = Message._from_valid_text
+        pos = 0
         while True:
             # A stray empty line between messages is not a frame; skipping it keeps the
             # next message from being parsed (and dropped) as a frame starting with "".
-            while buf.startswith(CRLF, start):
-                start += 2
-            end = find(END, start)
+            while startswith("\r\n", pos):
+                pos += 2
+            end = find("\r\n\r\n", pos)
             if end < 0:
                 break
-            if end > start:
-                parsed = parse_frame(buf[start:end])
+            if valid(text, pos, end + 2):
+                out.append(from_valid(text[pos : end + 2]))
+            else:
+                parsed = parse_text(text[pos:end])
                 if isinstance(parsed, Message):
                     out.append(parsed)
                 else:
                     self._bad(parsed)
-            start = end + 4
-        self._buf = buf[start:]
+            pos = end + 4
         self._check_size(self._buf)
         return out
 

@@ -29,6 +29,7 @@ from asterisk.ami.codec import Message, MissingHeader
 INCOMING_CONTEXT = "cc-incoming"
 HOLD_EVENT = "CcHold"
 ROUTE_RESULT_EVENT = "CcRouteResult"
+FALLBACK_EVENT = "CcFallback"
 
 
 # ---------------------------------------------------------------- facts
@@ -58,6 +59,11 @@ class CallStarted(CallFact):
 @dataclass(frozen=True, slots=True)
 class CallerHeld(CallFact):
     channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerFellBack(CallFact):
+    """The dialplan sent the caller to [cc-fallback] (Asterisk's own queue)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,25 @@ class CallTracker:
     def callers(self) -> list[Channel]:
         return [c for c in self.channels.values() if c.is_caller]
 
+    def adopt(self, ch: Channel) -> None:
+        """Take a channel from a resync snapshot (CoreShowChannels) as live, replacing what was known."""
+        old = self.channels.get(ch.uniqueid)
+        if old is not None and old.linkedid != ch.linkedid:
+            self.forget(ch.uniqueid)
+        self.channels[ch.uniqueid] = ch
+        self.linked.setdefault(ch.linkedid, set()).add(ch.uniqueid)
+
+    def forget(self, uniqueid: str) -> None:
+        """A channel the resync found gone: drop it without a fact (the resync closes its call)."""
+        ch = self.channels.pop(uniqueid, None)
+        if ch is None:
+            return
+        peers = self.linked.get(ch.linkedid)
+        if peers is not None:
+            peers.discard(uniqueid)
+            if not peers:
+                del self.linked[ch.linkedid]
+
     # ------------------------------------------------------------ helpers
 
     def _channel(self, msg: Message) -> Channel:
@@ -228,6 +253,9 @@ class CallTracker:
         if name == self.hold_event:
             ch = self._channel(msg)
             return [CallerHeld(at, ch.uniqueid, ch.name)] if ch.is_caller else []
+        if name == FALLBACK_EVENT:
+            ch = self._channel(msg)
+            return [CallerFellBack(at, ch.uniqueid)] if ch.is_caller else []
         if name == self.route_result_event:
             ch = self._channel(msg)
             if ch.is_caller:

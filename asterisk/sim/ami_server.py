@@ -132,6 +132,8 @@ class AmiServer:
         self._server: asyncio.Server | None = None
         self._ids = itertools.count(0x7F16F0001280, 0x1A40)
         self.port = 0
+        #: fault injection: while set, the server reads nothing and sends nothing (a hung Asterisk)
+        self.frozen = False
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._client, self.config.ami_host, self.config.ami_port)
@@ -150,9 +152,19 @@ class AmiServer:
             await self._server.wait_closed()
             self._server = None
 
+    def drop_sessions(self) -> int:
+        """Fault injection: close every AMI connection at once (as a crash or a network cut does)."""
+        n = 0
+        for s in list(self.sessions):
+            s.closed = True
+            transport = s.writer.transport
+            transport.abort()
+            n += 1
+        return n
+
     # ---- events
     def broadcast(self, headers: Headers) -> None:
-        if not self.sessions:
+        if not self.sessions or self.frozen:
             return
         privilege = next((v for k, v in headers if k == "Privilege"), "")
         classes = _classes(privilege)
@@ -211,6 +223,8 @@ class AmiServer:
             data = await reader.read(65536)
             if not data:
                 return
+            while self.frozen and not s.closed:  # noqa: ASYNC110  (a hung Asterisk, test-only: polling is fine)
+                await asyncio.sleep(0.01)
             for msg in amir.feed(data):
                 if not await self._action(s, msg):
                     return

@@ -121,12 +121,36 @@ async def cc_fallback(run: CallRun, exten: str) -> Location | None:
     raise Hungup("dialplan", 16)
 
 
+async def cc_voicemail(run: CallRun, exten: str) -> Location | None:
+    """The ACD's fallback: the caller leaves a message (the recording itself is not simulated)."""
+    return await _fallback_action(run, "cc-voicemail", "voicemail", "VoiceMail", "${CC_VOICEMAIL_BOX},u")
+
+
+async def cc_callback(run: CallRun, exten: str) -> Location | None:
+    """The ACD's fallback: the caller hears that the centre will call back, then the call ends."""
+    return await _fallback_action(run, "cc-callback", "callback", "Playback", "callcenter/callback-offer")
+
+
+async def _fallback_action(run: CallRun, context: str, action: str, app: str, data: str) -> Location | None:
+    ch = run.chan
+    run.goto(context, "s")
+    run.stage = "fallback"
+    run.app(1, "UserEvent", f"CcFallback,Uniqueid: {ch.uniqueid},Action: {action}")
+    run.emit(ev.user_event(ch, "CcFallback", [("Uniqueid", ch.uniqueid), ("Action", action)]))
+    run.app(2, app, data)
+    await run.pause(run.cfg.fallback_wait, patient=False)
+    run.app(3, "Hangup", "")
+    raise Hungup("dialplan", 16)
+
+
 CONTEXTS: dict[str, Callable[[CallRun, str], Awaitable[Location | None]]] = {
     "cc-incoming": cc_incoming,
     "cc-hold": cc_hold,
     "cc-route": cc_route,
     "cc-survey": cc_survey,
     "cc-fallback": cc_fallback,
+    "cc-voicemail": cc_voicemail,
+    "cc-callback": cc_callback,
 }
 
 

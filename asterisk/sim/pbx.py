@@ -84,10 +84,10 @@ class Pbx:
     def stamp(self, vt: float) -> str:
         return self.clock.at(vt).strftime("%Y-%m-%d %H:%M:%S")
 
-    def shutdown(self) -> None:
+    def shutdown(self, by: str = "shutdown") -> None:
         for name, run in list(self.runs.items()):
             if run.chan.name == name:
-                run.post(Pending("hangup", run.chan, 16, by="shutdown"))
+                run.post(Pending("hangup", run.chan, 16, by=by))
 
     # ---- AmiBackend
     def now(self) -> datetime:

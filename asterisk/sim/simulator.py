@@ -98,6 +98,29 @@ class PbxSimulator:
         for fn in self._listeners:
             fn(headers)
 
+    # ---- fault injection
+    def drop_ami(self) -> int:
+        """Close every AMI connection now; returns how many were open."""
+        if self._ami is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        return self._ami.drop_sessions()
+
+    def freeze_ami(self, frozen: bool = True) -> None:
+        """Stop (or resume) answering on AMI: actions and events wait, as in a hung Asterisk."""
+        if self._ami is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        self._ami.frozen = frozen
+
+    def restart(self) -> int:
+        """Asterisk restarts: AMI connections drop first, then every channel is hung up (the events of
+        that are sent to nobody); new logins get a fresh ``FullyBooted``. Returns the calls cut."""
+        if self._pbx is None or self._ami is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        self._ami.drop_sessions()
+        cut = sum(1 for name, run in self._pbx.runs.items() if run.chan.name == name)
+        self._pbx.shutdown(by="restart")
+        return cut
+
     # ---- calls
     def _start(self, script: CallScript, vt: float, context: str = "cc-incoming") -> CallRun:
         if self._tg is None or self._pbx is None:

@@ -6,7 +6,7 @@ leave as JSON with a stable slug (see errors.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -14,8 +14,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from callcenter.web.auth import UserDirectory, openapi_document, session_middleware
+from callcenter.web.desktop import InvalidBody, invalid_body_handler
 from callcenter.web.errors import WebError, http_error, internal_error
 from callcenter.web.limits import DEFAULT_MAX_BODY, BodyLimit
 from callcenter.web.page import render_wallboard
@@ -37,6 +39,11 @@ def create_app(
     push_interval: float = 1.0,
     health: Health | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    extra_routes: Callable[[StreamRegistry], Sequence[BaseRoute]] | None = None,
+    users: UserDirectory | None = None,
+    session_secret: str | None = None,
+    session_hours: float = 12,
+    cookie_secure: bool = False,
 ) -> Starlette:
     """Build the app. `snapshot()` returns the LiveStats dict; `metrics_text()` (body, content type).
 
@@ -72,19 +79,29 @@ def create_app(
         details.update(status="ok" if ok else "unhealthy", sse_clients=len(streams))
         return JSONResponse(details, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", wallboard, methods=["GET"]),
         Route("/api/stats", stats, methods=["GET"]),
         Route(STREAM_PATH, stats_stream, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    # The agent desktop, admin pages and their sign-in (roles checked per route; see auth.py).
+    routes += list(extra_routes(streams)) if extra_routes is not None else []
+    openapi_doc = openapi_document(routes, title=f"{centre_name} API")
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_doc)
+
+    routes.append(Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit, max_body=max_body)],
-        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        middleware=[Middleware(BodyLimit, max_body=max_body),
+                    session_middleware(session_secret, hours=session_hours, https_only=cookie_secure)],
+        exception_handlers={InvalidBody: invalid_body_handler, HTTPException: http_error, Exception: internal_error},
     )
     app.state.streams = streams
+    app.state.users = users or UserDirectory([])
     return app
 
 

@@ -1,0 +1,178 @@
+"""Live queue statistics over MQTT: retained JSON per queue and for the whole centre.
+
+Topics (``<prefix>`` is ``mqtt.topic_prefix``, default ``callcenter``):
+
+    <prefix>/stats/centre          the centre's figures        monitoring/schemas/mqtt-centre.json
+    <prefix>/stats/queues/<name>   one queue's figures         monitoring/schemas/mqtt-queue.json
+    <prefix>/stats/status          "online" / "offline" (retained; "offline" is the connection's will)
+
+Every message is retained (a wall screen or a city dashboard that subscribes late gets the current
+figures at once) and sent with QoS 1. The publisher reads the daemon's live snapshot every
+``throttle`` seconds and publishes a topic only when its figures changed (the ``at`` stamp aside), so
+a quiet night sends nothing and a busy hour at most one message per topic per ``throttle``.
+
+When the broker goes away the publisher waits a random, growing delay and connects again, then
+republishes every topic (the broker may have lost its retained messages). Routing never waits on it:
+it only reads the snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from config.models import MqttConfig
+
+log = logging.getLogger("callcenter.mqtt_stats")
+
+SCHEMA_VERSION = 1
+CENTRE_KEYS = (
+    "offered", "answered", "abandoned", "short_abandoned", "connection_rate", "connection_rate_1h",
+    "connection_rate_24h", "service_level", "answered_in_time_rate", "asa", "aht", "acw", "occupancy",
+    "waiting", "longest_wait_now", "longest_wait_today",
+)  # fmt: skip
+QUEUE_KEYS = ("label", "waiting", "longest_wait_now", "offered", "answered", "abandoned", "connection_rate",
+              "service_level", "asa", "agents_ready")
+
+
+def centre_payload(snap: dict[str, Any]) -> dict[str, Any]:
+    c = snap["centre"]
+    return {
+        "version": SCHEMA_VERSION,
+        "at": snap["now"],
+        "target": snap["target"],
+        "standard_24h": snap.get("standard_24h", 0.95),
+        "short_abandon_seconds": snap.get("short_abandon_seconds", 0),
+        **{k: c.get(k) for k in CENTRE_KEYS},
+        "agents": dict(snap["agents"]),
+        "ami_connected": bool(snap["ami_connected"]),
+    }
+
+
+def queue_payload(snap: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
+    return {"version": SCHEMA_VERSION, "at": snap["now"], "queue": q["name"], **{k: q.get(k) for k in QUEUE_KEYS}}
+
+
+def payloads(snap: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
+    """topic -> payload for one snapshot (pure)."""
+    out = {f"{prefix}/stats/centre": centre_payload(snap)}
+    for q in snap["queues"]:
+        out[f"{prefix}/stats/queues/{q['name']}"] = queue_payload(snap, q)
+    return out
+
+
+def _changed_part(payload: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in payload.items() if k != "at"}, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass
+class MqttStatsCounters:
+    connected: bool = False
+    connects: int = 0
+    published: int = 0
+    errors: int = 0
+
+
+class MqttStatsPublisher:
+    def __init__(self, cfg: MqttConfig, snapshot: Callable[[], dict[str, Any]], *, throttle: float = 1.0,
+                 backoff_initial: float = 0.5, backoff_max: float = 30.0, rng: random.Random | None = None,
+                 client_id: str | None = None) -> None:
+        if throttle <= 0:
+            raise ValueError("throttle must be positive")
+        self.cfg = cfg
+        self.snapshot = snapshot
+        self.prefix = cfg.topic_prefix.rstrip("/")
+        self.throttle = throttle
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.rng = rng or random.Random()
+        self.client_id = client_id
+        self.counters = MqttStatsCounters()
+        self._last: dict[str, str] = {}  # topic -> figures last published
+
+    @property
+    def status_topic(self) -> str:
+        return f"{self.prefix}/stats/status"
+
+    def _client(self) -> aiomqtt.Client:
+        password = self.cfg.password.get_secret_value() if self.cfg.password is not None else None
+        return aiomqtt.Client(
+            self.cfg.host, self.cfg.port, username=self.cfg.username, password=password,
+            identifier=self.client_id, timeout=5.0, keepalive=15,
+            will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
+        )
+
+    async def publish_changes(self, client: aiomqtt.Client) -> int:
+        """Publish the topics whose figures changed since the last publish; returns how many."""
+        sent = 0
+        for topic, payload in payloads(self.snapshot(), self.prefix).items():
+            figures = _changed_part(payload)
+            if self._last.get(topic) == figures:
+                continue
+            body = json.dumps(payload, ensure_ascii=False).encode()
+            await client.publish(topic, body, qos=1, retain=True)
+            self._last[topic] = figures
+            sent += 1
+        self.counters.published += sent
+        return sent
+
+    async def _publish_loop(self, client: aiomqtt.Client) -> None:
+        # Publishing only on change would not notice a dead connection on a quiet night: the message
+        # iterator (nothing is subscribed) ends with MqttError when the connection drops.
+        watch = asyncio.create_task(self._watch(client), name="mqtt-stats-watch")
+        try:
+            while True:
+                await self.publish_changes(client)
+                # asyncio.wait_for (inside aiomqtt's publish) may swallow a cancellation on 3.11.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
+                done, _ = await asyncio.wait({watch}, timeout=self.throttle)
+                if done:
+                    watch.result()
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await watch
+
+    @staticmethod
+    async def _watch(client: aiomqtt.Client) -> None:
+        async for _ in client.messages:
+            pass
+        raise aiomqtt.MqttError("message iteration ended")
+
+    async def run(self) -> None:
+        """Run until cancelled: connect, publish on change every `throttle` s, reconnect on loss."""
+        failures = 0
+        while True:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a cancellation aiomqtt's wait_for swallowed
+                raise asyncio.CancelledError
+            try:
+                async with self._client() as client:
+                    self.counters.connected = True
+                    self.counters.connects += 1
+                    failures = 0
+                    self._last.clear()  # a new session republishes every topic
+                    log.info("MQTT stats: connected to %s:%s", self.cfg.host, self.cfg.port)
+                    await client.publish(self.status_topic, b"online", qos=1, retain=True)
+                    await self._publish_loop(client)
+            except aiomqtt.MqttError as exc:
+                self.counters.connected = False
+                self.counters.errors += 1
+                failures += 1
+                delay = min(self.backoff_max, self.backoff_initial * 2 ** min(failures - 1, 16))
+                delay *= self.rng.uniform(0.5, 1.0)
+                log.warning("MQTT stats: broker %s:%s unavailable (%s); retrying in %.1f s",
+                            self.cfg.host, self.cfg.port, exc, delay)
+                await asyncio.sleep(delay)
+            finally:
+                self.counters.connected = False

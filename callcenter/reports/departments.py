@@ -1,0 +1,115 @@
+"""The monthly department ranking (红黑榜): on-time closure, reply and satisfaction per department and
+per county/district, a weighted score, the top three (红榜) and bottom three (黑榜) of each group.
+
+Over tickets created in the month (any `TicketSource`):
+- on-time closure rate = tickets closed no later than their due time / tickets judged, where a ticket
+  still open whose due time is after `as_of` is not judged yet (pending);
+- reply rate = tickets with a reply to the citizen / tickets;
+- satisfaction rate = (satisfied + basically satisfied) / tickets surveyed;
+- score = sum of weight x rate (a rate with no data counts 0); weights are printed in the report.
+Units with fewer than `min_tickets` tickets are listed but not ranked. The same month and `as_of`
+give the same figures: nothing depends on when the report runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from callcenter.reports.tickets import TicketRow
+from metrics.kpi import rate
+
+WEIGHTS = {"on_time": 0.4, "reply": 0.2, "satisfaction": 0.4}
+GROUPS = ("department", "district")
+MIN_TICKETS = 20
+TOP_N = 3
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    name: str
+    tickets: int
+    judged: int
+    on_time: int
+    replied: int
+    surveyed: int
+    satisfied: int  # satisfied + basically satisfied
+    score: float
+    ranked: bool
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return rate(self.on_time, self.judged)
+
+    @property
+    def reply_rate(self) -> float | None:
+        return rate(self.replied, self.tickets)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return rate(self.satisfied, self.surveyed)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRanking:
+    group: str
+    rows: tuple[UnitRow, ...]  # ranked units by score (best first), then the unranked
+
+    @property
+    def ranked(self) -> list[UnitRow]:
+        return [r for r in self.rows if r.ranked]
+
+    @property
+    def top(self) -> list[UnitRow]:
+        return self.ranked[:TOP_N]
+
+    @property
+    def bottom(self) -> list[UnitRow]:
+        ranked = self.ranked
+        return list(reversed(ranked[-TOP_N:])) if len(ranked) > TOP_N else []
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentReport:
+    month: str
+    as_of: datetime
+    weights: dict[str, float]
+    min_tickets: int
+    tickets: int
+    groups: tuple[GroupRanking, ...]
+
+
+def rank(tickets: Iterable[TicketRow], group: str, as_of: datetime, weights: dict[str, float] = WEIGHTS,
+         min_tickets: int = MIN_TICKETS) -> GroupRanking:
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}")
+    acc: dict[str, list[int]] = {}
+    for t in tickets:
+        a = acc.setdefault(getattr(t, group), [0, 0, 0, 0, 0, 0])
+        a[0] += 1
+        closed_in_time = t.closed_at is not None and t.closed_at <= t.due_at
+        if t.closed_at is not None or t.due_at <= as_of:  # else pending: not judged yet
+            a[1] += 1
+            a[2] += closed_in_time
+        a[3] += t.replied_at is not None
+        if t.satisfaction is not None:
+            a[4] += 1
+            a[5] += t.satisfaction in ("satisfied", "basically_satisfied")
+    rows = []
+    for name, (n, judged, on_time, replied, surveyed, satisfied) in acc.items():
+        score = (weights["on_time"] * (rate(on_time, judged) or 0.0) + weights["reply"] * (rate(replied, n) or 0.0)
+                 + weights["satisfaction"] * (rate(satisfied, surveyed) or 0.0))
+        rows.append(UnitRow(name, n, judged, on_time, replied, surveyed, satisfied, round(score, 6),
+                            n >= min_tickets))
+    rows.sort(key=lambda r: (not r.ranked, -r.score, r.name))
+    return GroupRanking(group, tuple(rows))
+
+
+def department_report(tickets: Iterable[TicketRow], month: str, as_of: datetime,
+                      weights: dict[str, float] = WEIGHTS, min_tickets: int = MIN_TICKETS) -> DepartmentReport:
+    if abs(sum(weights.values()) - 1.0) > 1e-9 or set(weights) != set(WEIGHTS):
+        raise ValueError(f"weights must be {sorted(WEIGHTS)} summing to 1")
+    rows = list(tickets)
+    return DepartmentReport(month, as_of, dict(weights), min_tickets, len(rows),
+                            tuple(rank(rows, g, as_of, weights, min_tickets) for g in GROUPS))

@@ -1,0 +1,302 @@
+"""Ticket routes (Starlette): JSON API, a create/list page, CSV/XLSX export, caller history.
+
+The edge only translates: the signed-in user (callcenter/web/auth.py) becomes a `tickets.access.Viewer`,
+the service does the rest in a worker thread; service errors leave with their stable slug.
+
+    GET  /tickets                           page: my tickets with deadlines + the create form (?call_id= pre-fills)
+    GET  /api/tickets                       list (state, department, since, until, open)
+    POST /api/tickets                       create (JSON or form)
+    GET  /api/tickets/export?since&until&format=csv|xlsx
+    GET  /api/tickets/{number}              ticket, history, allowed actions
+    PATCH /api/tickets/{number}             edit fields
+    POST /api/tickets/{number}/transition   {action, department, note, days, merge_into, version}
+    GET  /api/callers/{caller}/history      last calls + open tickets (screen-pop)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import html
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from callcenter.web.auth import Role as AuthRole
+from callcenter.web.auth import requires
+from callcenter.web.errors import WebError
+from tickets.access import Role, Viewer
+from tickets.history import caller_history
+from tickets.service import TicketDraft, TicketError, TicketService, TicketView
+from tickets.workflow import Action, IllegalTransition, allowed_actions
+
+ALL = (AuthRole.AGENT, AuthRole.SUPERVISOR, AuthRole.ADMIN, AuthRole.DEPARTMENT)
+CENTRE = (AuthRole.AGENT, AuthRole.SUPERVISOR, AuthRole.ADMIN)
+EXPORT_COLUMNS = ("number", "created_at", "channel", "category", "topic", "state", "department", "county",
+                  "township", "caller_number", "caller_name", "title", "content", "reply", "due_at", "resolved_at",
+                  "satisfaction", "confidential", "merged_into")
+MAX_EXPORT_DAYS = 366
+
+Now = Callable[[], datetime]
+
+
+def viewer_of(request: Request, service: TicketService) -> Viewer:
+    """The ONE place a signed-in user becomes a ticket viewer (role, department and the units under it)."""
+    user = request.state.user
+    user_id = user.agent_id or user.username
+    if user.role == AuthRole.DEPARTMENT and user.department:
+        subtree = service.directory.subtree(user.department) if user.department in service.directory else []
+        return Viewer.for_department(user.department, subtree, user=user.username)
+    return Viewer(Role(user.role.value), user=user_id)
+
+
+def _error(exc: Exception) -> WebError:
+    if isinstance(exc, IllegalTransition):
+        return WebError(409, "illegal_transition", str(exc))
+    if isinstance(exc, TicketError):
+        return WebError(exc.status, exc.slug, str(exc))
+    raise exc
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise WebError(400, "bad_request", f"{name}: expected an ISO 8601 date or time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise WebError(400, "bad_request", "body is not JSON") from None
+        if not isinstance(data, dict):
+            raise WebError(400, "bad_request", "body must be a JSON object")
+        return data
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise WebError(415, "unsupported_media_type", "send JSON or an urlencoded form")
+    # Parsed here (the body size is capped by the app's BodyLimit): no multipart dependency for one form.
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[-1] for k, v in form.items() if k != "csrf_token"}
+
+
+def _draft(data: dict[str, Any]) -> TicketDraft:
+    fields = {"category", "content", "channel", "topic", "caller_number", "caller_name", "contact", "county",
+              "township", "address", "title", "call_id"}
+    values: dict[str, Any] = {k: str(v) for k, v in data.items() if k in fields and v not in (None, "")}
+    values["confidential"] = str(data.get("confidential", "")).lower() in ("1", "true", "on", "yes")
+    if "category" not in values or "content" not in values:
+        raise WebError(422, "invalid_ticket", "category and content are required")
+    return TicketDraft(**values)
+
+
+def tickets_routes(service: TicketService, *, now: Now, language: str = "zh", centre_name: str = "") -> list[BaseRoute]:
+    async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (TicketError, IllegalTransition) as exc:
+            raise _error(exc) from None
+
+    @requires(*ALL)
+    async def list_tickets(request: Request) -> Response:
+        q = request.query_params
+        items = await run(service.query, viewer_of(request, service), state=q.get("state") or None,
+                          department=q.get("department") or None, since=_time(q.get("since"), "since"),
+                          until=_time(q.get("until"), "until"), open_only=q.get("open") in ("1", "true"),
+                          limit=min(int(q.get("limit", "200") or 200), 1000))
+        return JSONResponse({"tickets": [t.to_dict() for t in items]})
+
+    @requires(*CENTRE)
+    async def create_ticket(request: Request) -> Response:
+        draft = _draft(await _body(request))
+        ticket = await run(service.create, draft, viewer_of(request, service), now())
+        if not request.headers.get("content-type", "").startswith("application/json"):  # the page's form
+            return Response(status_code=303, headers={"Location": f"/tickets?created={ticket.number}"})
+        return JSONResponse(ticket.to_dict(), status_code=201)
+
+    @requires(*ALL)
+    async def get_ticket(request: Request) -> Response:
+        viewer = viewer_of(request, service)
+        number = request.path_params["number"]
+        ticket: TicketView = await run(service.get, number, viewer)
+        history = await run(service.history, number, viewer)
+        return JSONResponse({
+            "ticket": ticket.to_dict(),
+            "history": [{"at": h.at.isoformat(), "actor": h.actor, "role": h.role, "action": h.action,
+                         "from_state": h.from_state, "to_state": h.to_state, "department": h.department,
+                         "note": h.note} for h in history],
+            "actions": [a.value for a in allowed_actions(ticket.state)],
+        })
+
+    @requires(*CENTRE)
+    async def update_ticket(request: Request) -> Response:
+        data = await _body(request)
+        version = data.pop("version", None)
+        ticket = await run(service.update, request.path_params["number"], data, viewer_of(request, service), now(),
+                           expected_version=int(version) if version is not None else None)
+        return JSONResponse(ticket.to_dict())
+
+    @requires(*ALL)
+    async def transition(request: Request) -> Response:
+        data = await _body(request)
+        try:
+            action = Action(str(data.get("action", "")))
+        except ValueError:
+            known = ", ".join(a.value for a in Action)
+            raise WebError(422, "unknown_action", f"action must be one of {known}") from None
+        days = data.get("days")
+        version = data.get("version")
+        ticket = await run(service.transition, request.path_params["number"], action, viewer_of(request, service),
+                           now(), department=data.get("department") or None, note=str(data.get("note", "")),
+                           days=int(str(days)) if days not in (None, "") else None,
+                           merge_into=data.get("merge_into") or None,
+                           expected_version=int(str(version)) if version not in (None, "") else None)
+        return JSONResponse(ticket.to_dict())
+
+    @requires(*ALL)
+    async def export(request: Request) -> Response:
+        q = request.query_params
+        until = _time(q.get("until"), "until") or now()
+        since = _time(q.get("since"), "since") or until - timedelta(days=31)
+        if not since < until or until - since > timedelta(days=MAX_EXPORT_DAYS):
+            raise WebError(400, "bad_period", f"since must be before until, at most {MAX_EXPORT_DAYS} days")
+        rows = await run(service.export_rows, viewer_of(request, service), since, until)
+        fmt = q.get("format", "csv")
+        name = f"tickets-{since:%Y%m%d}-{until:%Y%m%d}"
+        if fmt == "csv":
+            body = await asyncio.to_thread(export_csv, rows)
+            return Response(body, media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        if fmt == "xlsx":
+            body = await asyncio.to_thread(export_xlsx, rows)
+            return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+        raise WebError(400, "bad_format", "format must be csv or xlsx")
+
+    @requires(*CENTRE)
+    async def history(request: Request) -> Response:
+        pop = await run(caller_history, service.store, request.path_params["caller"],
+                        viewer=viewer_of(request, service))
+        return JSONResponse(pop.to_dict())
+
+    @requires(*ALL, page=True)
+    async def page(request: Request) -> Response:
+        viewer = viewer_of(request, service)
+        items = await run(service.query, viewer, open_only=True, limit=200)
+        prefill: dict[str, str] = {"call_id": request.query_params.get("call_id", "")}
+        if prefill["call_id"]:
+            record = await asyncio.to_thread(service.store.get, prefill["call_id"])
+            prefill["caller_number"] = record.caller_number if record else ""
+        return HTMLResponse(render_page(service, viewer, items, prefill, language, centre_name, request),
+                            headers={"Cache-Control": "no-store"})
+
+    return [
+        Route("/tickets", page, methods=["GET"]),
+        Route("/api/tickets", list_tickets, methods=["GET"]),
+        Route("/api/tickets", create_ticket, methods=["POST"]),
+        Route("/api/tickets/export", export, methods=["GET"]),
+        Route("/api/tickets/{number}", get_ticket, methods=["GET"]),
+        Route("/api/tickets/{number}", update_ticket, methods=["PATCH"]),
+        Route("/api/tickets/{number}/transition", transition, methods=["POST"]),
+        Route("/api/callers/{caller}/history", history, methods=["GET"]),
+    ]
+
+
+def _cell(ticket: TicketView, name: str) -> Any:
+    value = getattr(ticket, name)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "" if value is None else str(value) if not isinstance(value, bool) else ("1" if value else "0")
+
+
+def export_csv(rows: list[TicketView]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for t in rows:
+        writer.writerow([_csv_safe(_cell(t, c)) for c in EXPORT_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 Chinese correctly
+
+
+def _csv_safe(value: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet: citizens' text must stay text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit() else value
+
+
+def export_xlsx(rows: list[TicketView]) -> bytes:
+    from openpyxl import Workbook  # imported here: only exports need it
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("tickets")
+    ws.append(list(EXPORT_COLUMNS))
+    for t in rows:
+        ws.append([_csv_safe(_cell(t, c)) for c in EXPORT_COLUMNS])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+_TEXT = {
+    "zh": {"title": "工单", "new": "新建工单", "open": "我的在办工单", "number": "编号", "category": "类别",
+           "state": "状态", "department": "承办单位", "due": "办理时限", "content": "诉求内容", "caller": "来电号码",
+           "confidential": "保密件", "submit": "提交", "county": "区县", "topic": "事项分类", "channel": "渠道"},
+    "en": {"title": "Tickets", "new": "New ticket", "open": "Open tickets", "number": "Number",
+           "category": "Category", "state": "State", "department": "Department", "due": "Due",
+           "content": "Request", "caller": "Caller", "confidential": "Confidential", "submit": "Submit",
+           "county": "County", "topic": "Topic", "channel": "Channel"},
+}
+
+
+def render_page(service: TicketService, viewer: Viewer, items: list[TicketView], prefill: dict[str, str],
+                language: str, centre_name: str, request: Request) -> str:
+    from callcenter.web.auth import csrf_token
+
+    tx = _TEXT["zh" if language == "zh" else "en"]
+    e = html.escape
+    tz = service.calendar.tz
+
+    def due(t: TicketView) -> str:
+        if t.due_at is None:
+            return ""
+        return (t.due_at.astimezone(tz) - timedelta(seconds=1)).strftime("%Y-%m-%d")
+
+    rows = "".join(
+        f"<tr><td>{e(t.number)}</td><td>{e(t.category)}</td><td>{e(t.state.value)}</td>"
+        f"<td>{e(t.department or '')}</td><td>{e(due(t))}</td><td>{e(t.content[:60])}</td></tr>" for t in items)
+    cats = "".join(f'<option value="{e(c.code)}">{e(c.name.get(language))}</option>' for c in service.cfg.categories)
+    chans = "".join(f'<option value="{e(c)}">{e(c)}</option>' for c in service.cfg.channels)
+    topics = "".join(f'<option value="{e(code)}">{e(label)}</option>'
+                     for code, label in service.cfg.topic_names(language).items())
+    counties = "".join(f'<option value="{e(d.code)}">{e(d.name(language))}</option>'
+                       for d in service.directory if d.group == "county")
+    form = ""
+    if viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+        form = f"""<h2>{tx['new']}</h2>
+<form method="post" action="/api/tickets" id="ticket-form">
+<input type="hidden" name="csrf_token" value="{e(csrf_token(request))}">
+<input type="hidden" name="call_id" value="{e(prefill.get('call_id', ''))}">
+<label>{tx['caller']} <input name="caller_number" value="{e(prefill.get('caller_number', ''))}"></label>
+<label>{tx['channel']} <select name="channel">{chans}</select></label>
+<label>{tx['category']} <select name="category">{cats}</select></label>
+<label>{tx['topic']} <select name="topic"><option value=""></option>{topics}</select></label>
+<label>{tx['county']} <select name="county"><option value=""></option>{counties}</select></label>
+<label>{tx['content']} <textarea name="content" required></textarea></label>
+<label><input type="checkbox" name="confidential" value="1"> {tx['confidential']}</label>
+<button type="submit">{tx['submit']}</button></form>"""
+    return f"""<!doctype html><html lang="{'zh-CN' if language == 'zh' else 'en'}"><head><meta charset="utf-8">
+<title>{e(centre_name)} · {tx['title']}</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
+padding:.3em .6em}}label{{display:block;margin:.4em 0}}textarea{{width:40em;height:6em}}</style></head><body>
+<h1>{e(centre_name)} · {tx['title']}</h1>{form}
+<h2>{tx['open']}</h2><table id="tickets"><tr><th>{tx['number']}</th><th>{tx['category']}</th><th>{tx['state']}</th>
+<th>{tx['department']}</th><th>{tx['due']}</th><th>{tx['content']}</th></tr>{rows}</table></body></html>"""
