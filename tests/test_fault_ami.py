@@ -10,15 +10,19 @@ import asyncio
 from pathlib import Path
 
 from callcenter.resync import Kind, Known, KnownCall, Live, LiveChannel, plan
-from tests.pair import running_pair
+from config.loader import load_config
+from tests.pair import EXAMPLE, running_pair
 from tests.test_fault_check import busy_load, in_flight, settle, verdict, wait_for
 
 SPEED = 100.0
 
 
-async def _burst_with(tmp_path: Path, fault: str, times: int, calls: int = 60) -> tuple[int, int]:
+async def _burst_with(tmp_path: Path, fault: str, times: int, calls: int = 60,
+                      speed: float = SPEED) -> tuple[int, int]:
     """Run ``calls`` calls, inject ``fault`` ``times`` times while calls are in flight; check the store."""
-    async with running_pair(tmp_path, speed=SPEED, seed=23, sim_changes=busy_load()) as pair:
+    cfg = load_config(EXAMPLE, environ={})
+    cfg = cfg.model_copy(update={"ami": cfg.ami.model_copy(update={"ping_interval": 0.1})})
+    async with running_pair(tmp_path, speed=speed, seed=23, sim_changes=busy_load(), cfg=cfg) as pair:
         d, sim = pair.daemon, pair.sim
         d.ami.ping_interval, d.ami.ping_timeout, d.ami.reconnect_min = 0.1, 0.2, 0.05
         d.ami.action_timeout = 0.5
@@ -57,7 +61,10 @@ async def test_ami_connection_dropped_three_times_mid_burst(tmp_path: Path) -> N
 
 
 async def test_asterisk_stops_answering_watchdog_reconnects_and_resyncs(tmp_path: Path) -> None:
-    flying, _ = await _burst_with(tmp_path, "freeze", 2)
+    # Slower simulated time: a hang of ~0.3 s real must not span a whole call. A call that is answered
+    # and ends entirely while AMI is blind is known only to Asterisk's CDR store, whose import is not
+    # built yet (docs/security.md, fault model); the resync would have to guess its outcome.
+    flying, _ = await _burst_with(tmp_path, "freeze", 2, speed=30.0)
     assert flying > 0
 
 
