@@ -78,7 +78,14 @@ class AgiServer:
         async with asyncio.TaskGroup() as group:
 
             def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                group.create_task(self._connection(reader, writer))
+                connection = self._connection(reader, writer)
+                try:
+                    group.create_task(connection)
+                except RuntimeError:
+                    # A connection accepted while the server shuts down: refuse it cleanly (the
+                    # dialplan then sends the caller to its fallback) instead of leaking it.
+                    connection.close()
+                    writer.close()
 
             server = await asyncio.start_server(accept, self.host, self.port)
             async with server:
