@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import ssl
@@ -132,7 +133,10 @@ class Daemon:
         self.ivr = IvrService(cfg, spool_dir or ".", self.clock.now)
         self.menu = self.ivr.current().menu
         self.store = Store(cfg.database.url)
-        spool = Path(spool_dir or ".") / "callcenter-spool.jsonl"
+        # The spool and the open-call journal hold records bound for one database: their names carry a
+        # digest of its URL, so a daemon pointed at another database never replays them into it.
+        db_key = hashlib.sha256(cfg.database.url.encode()).hexdigest()[:12]
+        spool = Path(spool_dir or ".") / f"callcenter-spool-{db_key}.jsonl"
         self.writer = RecordWriter(self.store, spool)
         self.tickets, self.ticket_timers = self._tickets(cfg)
         self.live = LiveStats(
@@ -152,7 +156,7 @@ class Daemon:
         self.timers = TimerService(self.clock, self._timer_fired)
         self.queue_names = {q.name for q in cfg.queues}
         self.resync = Resyncer(self)
-        self.journal = OpenCallJournal(Path(spool_dir or ".") / "callcenter-open.jsonl")
+        self.journal = OpenCallJournal(Path(spool_dir or ".") / f"callcenter-open-{db_key}.jsonl")
         #: the AMI login generation each offer was sent in (the resync leaves in-flight ones alone)
         self.offer_generation: dict[str, int] = {}
         self.ami = AmiClient(
