@@ -5,7 +5,7 @@ Every event carries ``at``, a timezone-aware UTC datetime: the engine never read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,51 +43,63 @@ def normalize_skills(skills: Any) -> Skills:
     return tuple(sorted(out.items()))
 
 
+# Fields checked on every event by name: the time it happened, and the ids that must be non-empty strings.
+_TIME_FIELDS = ("at",)
+_ID_FIELDS = ("agent_id", "call_id", "queue", "by")
+_CHECKED: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
 @dataclass(frozen=True, slots=True)
-class AgentLoggedIn:
+class _Event:
+    """Checks the common fields by name, then the event's own rules in ``_check``."""
+
+    def __post_init__(self) -> None:
+        names = _CHECKED.get(type(self))
+        if names is None:
+            own = {f.name for f in fields(self)}
+            names = _CHECKED[type(self)] = (tuple(n for n in _TIME_FIELDS if n in own),
+                                            tuple(n for n in _ID_FIELDS if n in own))
+        for name in names[0]:
+            _check_at(name, getattr(self, name))
+        for name in names[1]:
+            _check_id(name, getattr(self, name))
+        self._check()
+
+    def _check(self) -> None:
+        """An event's own rules beyond the common fields."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn(_Event):
     at: datetime
     agent_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("agent_id", self.agent_id)
-
 
 @dataclass(frozen=True, slots=True)
-class AgentReady:
+class AgentReady(_Event):
     at: datetime
     agent_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("agent_id", self.agent_id)
-
 
 @dataclass(frozen=True, slots=True)
-class AgentNotReady:
+class AgentNotReady(_Event):
     at: datetime
     agent_id: str
     reason: str = "other"
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("agent_id", self.agent_id)
+    def _check(self) -> None:
         if self.reason not in NOT_READY_REASONS:
             raise EventError(f"not_ready reason {self.reason!r}: one of {sorted(NOT_READY_REASONS)}")
 
 
 @dataclass(frozen=True, slots=True)
-class AgentLoggedOut:
+class AgentLoggedOut(_Event):
     at: datetime
     agent_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("agent_id", self.agent_id)
-
 
 @dataclass(frozen=True, slots=True)
-class CallQueued:
+class CallQueued(_Event):
     """A caller starts waiting in ``queue``. ``entered_at`` is the original entry time (after a daemon
     restart, say) and decides the call's place; ``preferred_agent`` gets the call first until
     ``prefer_until`` (a returning caller with an open ticket)."""
@@ -102,10 +114,7 @@ class CallQueued:
     preferred_agent: str | None = None
     prefer_until: datetime | None = None
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-        _check_id("queue", self.queue)
+    def _check(self) -> None:
         if not isinstance(self.priority, int):
             raise EventError(f"priority must be an int, got {self.priority!r}")
         object.__setattr__(self, "skills", normalize_skills(self.skills))
@@ -121,58 +130,42 @@ class CallQueued:
 
 
 @dataclass(frozen=True, slots=True)
-class CallLeft:
+class CallLeft(_Event):
     """The caller hung up while waiting or ringing (after a callback request this is expected and kept)."""
 
     at: datetime
     call_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-
 
 @dataclass(frozen=True, slots=True)
-class OfferAnswered:
+class OfferAnswered(_Event):
     at: datetime
     call_id: str
     agent_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-        _check_id("agent_id", self.agent_id)
-
 
 @dataclass(frozen=True, slots=True)
-class OfferFailed:
+class OfferFailed(_Event):
     at: datetime
     call_id: str
     agent_id: str
     reason: str = "noanswer"  # noanswer | busy | congestion | failed
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-        _check_id("agent_id", self.agent_id)
+    def _check(self) -> None:
         if self.reason not in RING_FAILURE_REASONS:
             raise EventError(f"offer failure reason {self.reason!r}: one of {sorted(RING_FAILURE_REASONS)}")
 
 
 @dataclass(frozen=True, slots=True)
-class CallEnded:
+class CallEnded(_Event):
     """Talk is over: the agent goes to wrap-up."""
 
     at: datetime
     call_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-
 
 @dataclass(frozen=True, slots=True)
-class CallTransferred:
+class CallTransferred(_Event):
     """A talking call moves to ``agent_id``: the first agent wraps up, the call keeps its queue (and so
     the queue's wrap-up time follows it)."""
 
@@ -180,25 +173,19 @@ class CallTransferred:
     call_id: str
     agent_id: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-        _check_id("agent_id", self.agent_id)
-
 
 @dataclass(frozen=True, slots=True)
-class TimerFired:
+class TimerFired(_Event):
     at: datetime
     key: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
+    def _check(self) -> None:
         if not isinstance(self.key, tuple) or not self.key:
             raise EventError(f"timer key must be a non-empty tuple, got {self.key!r}")
 
 
 @dataclass(frozen=True, slots=True)
-class ForceAgentState:
+class ForceAgentState(_Event):
     """A supervisor sets an agent's state: ready, not_ready (with reason) or logged_out."""
 
     at: datetime
@@ -207,10 +194,7 @@ class ForceAgentState:
     reason: str
     by: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("agent_id", self.agent_id)
-        _check_id("by", self.by)
+    def _check(self) -> None:
         if not isinstance(self.state, AgentState):
             try:
                 object.__setattr__(self, "state", AgentState(self.state))
@@ -221,44 +205,31 @@ class ForceAgentState:
 
 
 @dataclass(frozen=True, slots=True)
-class MoveCall:
+class MoveCall(_Event):
     at: datetime
     call_id: str
     queue: str
     by: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-        _check_id("queue", self.queue)
-        _check_id("by", self.by)
-
 
 @dataclass(frozen=True, slots=True)
-class SetCallPriority:
+class SetCallPriority(_Event):
     at: datetime
     call_id: str
     priority: int
     by: str
 
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
-        _check_id("by", self.by)
+    def _check(self) -> None:
         if not isinstance(self.priority, int):
             raise EventError(f"priority must be an int, got {self.priority!r}")
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackRequested:
+class CallbackRequested(_Event):
     """Virtual hold: the caller hangs up and keeps the place; at the head the engine places a callback."""
 
     at: datetime
     call_id: str
-
-    def __post_init__(self) -> None:
-        _check_at("at", self.at)
-        _check_id("call_id", self.call_id)
 
 
 Event = (

@@ -11,7 +11,7 @@ from tests.pair import running_pair
 
 
 async def test_menu_survey_and_reload_through_the_simulator(tmp_path: Path) -> None:
-    async with running_pair(tmp_path, speed=400, seed=3) as pair:
+    async with running_pair(tmp_path, speed=100, seed=3) as pair:
         sim, daemon = pair.sim, pair.daemon
         rated = await sim.place_call("13800138000", dtmf=["1", "2"], talk=20, caller_hangs_up=False, survey="2")
         caller_ends = await sim.place_call("13800138001", dtmf=["2", "3"], talk=20, caller_hangs_up=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -20,8 +20,6 @@ from queueing import (
     CallQueued,
     CallTransferred,
     CancelTimer,
-    Engine,
-    EngineConfig,
     EventError,
     ForceAgentState,
     IllegalTransition,
@@ -36,22 +34,7 @@ from queueing import (
     WrongCallState,
 )
 from queueing.harness import Harness
-
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-def t(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def make(queues: list[QueueSpec], agents: list[AgentSpec]) -> Harness:
-    return Harness(Engine(EngineConfig(tuple(queues), tuple(agents))), T0)
-
-
-def ready(h: Harness, *ids: str, at: float = 0) -> None:
-    for aid in ids:
-        h.send(AgentLoggedIn(t(at), aid))
-        h.send(AgentReady(t(at), aid))
+from tests.engine_kit import make, ready, t
 
 
 def offers(cmds: list) -> list[tuple[str, str]]:

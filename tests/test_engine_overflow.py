@@ -3,8 +3,6 @@ supervisor moves and priorities."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from queueing import (
     AgentLoggedIn,
     AgentLoggedOut,
@@ -17,8 +15,6 @@ from queueing import (
     CallMoved,
     CallOutcome,
     CallQueued,
-    Engine,
-    EngineConfig,
     EscalationStep,
     Fallback,
     MoveCall,
@@ -28,23 +24,7 @@ from queueing import (
     QueueSpec,
     SetCallPriority,
 )
-from queueing.harness import Harness
-
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-def t(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def make(queues: list[QueueSpec], agents: list[AgentSpec]) -> Harness:
-    return Harness(Engine(EngineConfig(tuple(queues), tuple(agents))), T0)
-
-
-def ready(h: Harness, *ids: str, at: float = 0) -> None:
-    for aid in ids:
-        h.send(AgentLoggedIn(t(at), aid))
-        h.send(AgentReady(t(at), aid))
+from tests.engine_kit import make, ready, t
 
 
 def outcomes(cmds: list) -> list[tuple[str, str]]:
