@@ -21,6 +21,12 @@ import yaml
 
 Loc = tuple[str | int, ...]
 
+#: A config is a few thousand values; aliases (``*name``) are counted each time they are used, so a
+#: "billion laughs" document is refused here instead of expanding for hours.
+MAX_NODES = 200_000
+#: A config nests a handful of levels; YAML's composer recurses once per level.
+MAX_DEPTH = 40
+
 
 class _Loader(yaml.SafeLoader):
     pass
@@ -51,14 +57,17 @@ class SourceError(Exception):
 
 def parse(text: str) -> tuple[Any, dict[Loc, int]]:
     """YAML text -> (data, {key path: 1-based line}). Raises SourceError with line numbers."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # refuses control characters at once
+    except yaml.YAMLError as exc:
+        raise SourceError([SourceIssue((), f"YAML error: {exc}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
         lines: dict[Loc, int] = {}
         issues: list[SourceIssue] = []
-        _walk(node, (), lines, issues)
+        _walk(node, (), lines, issues, [MAX_NODES])
         if issues:
             raise SourceError(issues)
         data = loader.construct_document(node)
@@ -69,12 +78,18 @@ def parse(text: str) -> tuple[Any, dict[Loc, int]]:
         raise SourceError([SourceIssue((), f"YAML syntax error: {problem}", line)]) from None
     except yaml.YAMLError as exc:
         raise SourceError([SourceIssue((), f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise SourceError([SourceIssue((), f"YAML nested more than {MAX_DEPTH} levels deep")]) from None
     finally:
         loader.dispose()
     return data, lines
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[SourceIssue]) -> None:
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[SourceIssue], budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0 or len(loc) > MAX_DEPTH:
+        what = f"more than {MAX_NODES} values (aliases counted each time)" if budget[0] < 0 else "nested too deeply"
+        raise SourceError([SourceIssue(loc[:3], f"YAML document {what}", node.start_mark.line + 1)])
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -88,10 +103,10 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[SourceI
                 continue
             seen[key] = line
             lines[(*loc, key)] = line
-            _walk(value_node, (*loc, key), lines, issues)
+            _walk(value_node, (*loc, key), lines, issues, budget)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), lines, issues)
+            _walk(item, (*loc, index), lines, issues, budget)
 
 
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -152,11 +152,14 @@ def test_stray_empty_line_between_messages_loses_nothing() -> None:
     assert reader.bad_count == 0
 
 
-def test_oversized_frame_raises() -> None:
+def test_oversized_frame_is_dropped_and_the_reader_resyncs() -> None:
     reader = AmiReader(expect_banner=False, max_message=1024)
     reader.feed(b"Event: Big\r\n")
-    with pytest.raises(FrameTooLarge):
-        reader.feed(b"X: " + b"y" * 2000 + b"\r\n")
+    assert reader.feed(b"X: " + b"y" * 2000 + b"\r\n") == []
+    assert (reader.oversized, reader.pending) == (1, 3)
+    got = reader.feed(b"Z: " + b"y" * 2000 + b"\r\n\r\nEvent: Next\r\n\r\n")
+    assert [m.name for m in got] == ["Next"]
+    assert reader.oversized == reader.bad_count == 1
 
 
 def test_oversized_banner_raises() -> None:

@@ -104,7 +104,8 @@ class _Secret:
 @dataclass
 class AmiStats:
     events: int = 0
-    bad_frames: int = 0
+    bad_frames: int = 0  # malformed or oversized frames dropped
+    oversized_frames: int = 0  # of those, the ones over ``max_message`` bytes
     action_timeouts: int = 0
     ping_timeouts: int = 0
     reconnects: int = 0
@@ -139,6 +140,7 @@ class _AmiProtocol(asyncio.Protocol):
         self.paused = False
         self.close_reason = "connection closed by peer"
         self._bad_seen = 0
+        self._oversized_seen = 0
         #: the events of the current read, handed to the client as one queue item
         self.batch: list[Message] = []
 
@@ -154,6 +156,8 @@ class _AmiProtocol(asyncio.Protocol):
             self.drop(str(exc))
             return
         if self.reader.bad_count != self._bad_seen:
+            self._client.stats.oversized_frames += self.reader.oversized - self._oversized_seen
+            self._oversized_seen = self.reader.oversized
             self._client._bad_frames(self.reader, self.reader.bad_count - self._bad_seen)
             self._bad_seen = self.reader.bad_count
         if not self.banner.done() and self.reader.banner is not None:
@@ -550,8 +554,13 @@ class AmiClient:
 
     def _bad_frames(self, reader: AmiReader, new: int) -> None:
         self.stats.bad_frames += new
-        for frame in reader.bad_frames[-new:]:
-            log.warning("AMI %s:%s: malformed frame skipped: %s", self.host, self.port, frame.reason)
+        # A flood of garbage must not become a flood of log lines: the first few of each
+        # connection, then one line per thousand (the counter has them all).
+        kept = reader.bad_frames[-new:]  # the reader keeps the last 100 only
+        for index, frame in enumerate(kept, start=reader.bad_count - len(kept) + 1):
+            if index <= 10 or index % 1000 == 0:
+                log.warning("AMI %s:%s: malformed frame skipped (%d on this connection): %s",
+                            self.host, self.port, index, frame.reason)
 
     async def _deliver_events(self, queue: asyncio.Queue[tuple[Message | list[Message], float] | None]) -> None:
         while True:

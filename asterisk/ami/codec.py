@@ -20,8 +20,8 @@ from dataclasses import dataclass
 CRLF = b"\r\n"
 END = b"\r\n\r\n"
 BANNER_PREFIX = "Asterisk Call Manager/"
-#: A real message is a few KB at most (a Cdr or a UserEvent with a channel snapshot).
-DEFAULT_MAX_MESSAGE = 256 * 1024
+#: A real message is a few KB at most (a Cdr or a UserEvent with a channel snapshot); ``ami.max_message``.
+DEFAULT_MAX_MESSAGE = 64 * 1024
 
 
 class AmiProtocolError(Exception):
@@ -39,7 +39,7 @@ class MissingHeader(AmiProtocolError, KeyError):
 
 
 class FrameTooLarge(AmiProtocolError):
-    pass
+    """A banner line with no end within the limit: the peer is not Asterisk; the connection must go."""
 
 
 class Message:
@@ -224,8 +224,12 @@ class AmiReader:
     """Incremental AMI reader. ``feed(bytes)`` returns the complete messages.
 
     Malformed frames are skipped and kept in ``bad_frames``/``bad_count`` for the caller to
-    log and count. An oversized frame (no terminator within ``max_message`` bytes) raises
-    :class:`FrameTooLarge`: the stream cannot be resynchronised safely, the connection must go.
+    log and count. A frame over ``max_message`` bytes (complete, or still without its empty line)
+    is dropped and counted in ``oversized``: the reader discards bytes up to the next empty line
+    and goes on from there, keeping at most ``max_message`` bytes. That resync is exact, because
+    an AMI value can never hold a line break (Asterisk ends every message with CRLF CRLF), and it
+    keeps the connection -- one runaway UserEvent must not cost a reconnect and a resync. Only a
+    banner line longer than the limit raises :class:`FrameTooLarge` (the peer is not Asterisk).
     """
 
     def __init__(self, *, expect_banner: bool = True, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
@@ -235,6 +239,10 @@ class AmiReader:
         self.banner: str | None = None
         self.bad_count = 0
         self.bad_frames: list[BadFrame] = []
+        #: frames dropped for their size (also counted in bad_count, kept in bad_frames)
+        self.oversized = 0
+        #: inside an oversized frame: bytes are discarded until the next empty line
+        self._skipping = False
 
     def feed(self, data: bytes) -> list[Message]:
         buf = self._buf + data if self._buf else data
@@ -243,11 +251,20 @@ class AmiReader:
             nl = buf.find(CRLF)
             if nl < 0:
                 self._buf = buf
-                self._check_size(buf)
+                if len(buf) > self.max_message:
+                    self._buf = b""
+                    raise FrameTooLarge(f"AMI banner longer than {self.max_message} bytes: not an AMI server")
                 return out
             self.banner = buf[:nl].decode("utf-8", errors="replace")
             buf = buf[nl + 2 :]
             self._expect_banner = False
+        if self._skipping:
+            end = buf.find(END)
+            if end < 0:
+                self._buf = buf[-3:]  # a terminator may straddle two reads
+                return out
+            self._skipping = False
+            buf = buf[end + 4 :]
         last = buf.rfind(END)
         if last < 0:
             self._buf = buf
@@ -261,6 +278,7 @@ class AmiReader:
         startswith = text.startswith
         valid = _VALID_FRAME.fullmatch
         from_valid = Message._from_valid_text
+        limit = self.max_message
         pos = 0
         while True:
             # A stray empty line between messages is not a frame; skipping it keeps the
@@ -270,7 +288,10 @@ class AmiReader:
             end = find("\r\n\r\n", pos)
             if end < 0:
                 break
-            if valid(text, pos, end + 2):
+            if end - pos > limit:
+                # Characters, not bytes: never more than the bytes, so a frame this long is too big.
+                self._oversize(text[pos : pos + 512].encode("utf-8", errors="replace"))
+            elif valid(text, pos, end + 2):
                 out.append(from_valid(text[pos : end + 2]))
             else:
                 parsed = parse_text(text[pos:end])
@@ -290,9 +311,39 @@ class AmiReader:
 
     def _check_size(self, pending: bytes) -> None:
         if len(pending) > self.max_message:
-            self._buf = b""
-            raise FrameTooLarge(f"AMI message larger than {self.max_message} bytes without an end")
+            # No end within the limit: drop what we have and skip to the next empty line.
+            self._oversize(pending[:512])
+            self._skipping = True
+            self._buf = pending[-3:]
+
+    def _oversize(self, head: bytes) -> None:
+        self.oversized += 1
+        self._bad(BadFrame(f"frame over {self.max_message} bytes dropped", head))
 
     @property
     def pending(self) -> int:
         return len(self._buf)
+
+
+class NameCounts:
+    """Counts by name with a bounded set of names: a Prometheus label set that a peer cannot blow up.
+
+    The first ``limit`` distinct names (cut to 64 characters) get their own count; every later one
+    is counted under ``OTHER``. Memory stays at ``limit`` entries whatever the peer sends.
+    """
+
+    OTHER = "_other"
+
+    def __init__(self, limit: int = 50) -> None:
+        self.limit = limit
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str) -> None:
+        name = name[:64]
+        counts = self.counts
+        if name in counts:
+            counts[name] += 1
+        elif len(counts) < self.limit:
+            counts[name] = 1
+        else:
+            counts[self.OTHER] = counts.get(self.OTHER, 0) + 1

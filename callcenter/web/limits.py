@@ -1,8 +1,8 @@
 """Request body limit: refuse oversized bodies with 413 before any route sees them.
 
-No route takes a body yet; the limit is there so that a stray or hostile upload cannot make the
-daemon buffer megabytes. A declared Content-Length over the limit is refused at once; a chunked body
-is read up to the limit, then replayed to the app.
+A declared Content-Length over the limit is refused at once. Any other body (chunked, or one that
+runs past its declared length on a raw ASGI server) is read up to the limit -- counting the bytes
+that really arrive -- and then replayed to the app, so no route ever buffers more than ``max_body``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ class BodyLimit:
                 await _refuse(send, 400, "bad_request", "invalid Content-Length")
                 return
             if int(length) > self.max_body:
-                await _refuse(send, 413, None, f"request body over {self.max_body} bytes")
+                await _refuse(send, 413, None, self._too_large())
                 return
-            await self.app(scope, receive, send)
-            return
-        if b"transfer-encoding" not in headers:
+            if int(length) == 0:
+                await self.app(scope, receive, send)
+                return
+        elif b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
             return
         body = bytearray()
@@ -46,11 +47,14 @@ class BodyLimit:
                 return  # the client left before sending its body: nothing to answer
             body += message.get("body", b"")
             if len(body) > self.max_body:
-                await _refuse(send, 413, None, f"request body over {self.max_body} bytes")
+                await _refuse(send, 413, None, self._too_large())
                 return
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _too_large(self) -> str:
+        return f"request body over {self.max_body} bytes / 请求体超过 {self.max_body} 字节"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
