@@ -9,7 +9,11 @@ dialplan's ``CC_*`` variables on each caller channel) and repairs the difference
 - a caller on hold the daemon does not know (it restarted) joins the queue at its ORIGINAL place
   (``CC_ENTERED``, set by the dialplan to ``${EPOCH}``, becomes ``CallQueued.entered_at``);
 - a caller ringing or talking to an agent (``CC_AGENT``) is tracked as offered / answered by that agent;
-- a known call whose stage moved while the daemon was deaf (CcHold, DialEnd, CcFallback lost) is moved on.
+- a known call whose stage moved while the daemon was deaf (CcHold, DialEnd, CcFallback lost) is moved on;
+- with ``cdr.master_csv`` configured, a gone call is closed with what Asterisk's CDRs say (answered by
+  whom, or where the caller gave up), not from its last known stage; and a citizen's call that began and
+  ended while the daemon was blind (so it never saw it) gets its one record from them
+  (:mod:`callcenter.cdr_import`).
 
 Two halves: :func:`plan` is pure (the daemon's view + the channel list -> :class:`Step` list, one
 table of (known stage, live stage) -> step kinds), :class:`Resyncer` runs the AMI actions and applies
@@ -26,15 +30,18 @@ import enum
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from asterisk.ami.client import AmiActionError, AmiNotConnected, AmiTimeout
 from asterisk.ami.codec import Message
 from asterisk.ami.tracker import Channel
+from callcenter.cdr_import import Fate, Reconciled, agent_lookup, read_master, reconcile
 from callcenter.ledger import CallEntry
 from tickets.records import CallRecordData
 
@@ -48,6 +55,8 @@ VARIABLES = ("CC_INCOMING", "CC_ENTERED", "CC_QUEUE", "CC_IVR_PATH", "CC_LANG", 
 #: contexts of the shipped dialplan a caller channel can be in
 CALL_CONTEXTS = frozenset({"cc-incoming", "cc-hold", "cc-route", "cc-survey", "cc-fallback"})
 GETVAR_CONCURRENCY = 32
+#: ids of calls recorded lately, so that a CDR import never records one twice before the store has it
+RECENT = 50_000
 
 
 class Live(enum.StrEnum):
@@ -324,6 +333,10 @@ class ResyncStats:
     mismatches: int = 0
     getvar_failures: int = 0
     restored_records: int = 0
+    cdr_closed: int = 0  # gone calls closed with what Asterisk's CDRs say
+    cdr_unseen: int = 0  # calls the daemon never saw, recorded from their CDRs
+    cdr_missing: int = 0  # gone calls with no CDR in time: closed from their last known stage
+    cdr_bad_lines: int = 0
     last_steps: dict[str, int] = field(default_factory=dict)
 
 
@@ -338,12 +351,32 @@ class Resyncer:
         #: login generation; offers carry the generation they were sent in
         self.generation = 0
         self.synced = asyncio.Event()
+        #: the end of the last resync: every call that began before it was seen (by its events or that resync)
+        self.synced_at: datetime | None = None
+        #: after a restart, the latest time the journal holds (the killed daemon's last sight of a call)
+        self.blind_since: datetime | None = None
+        self._recent_ids: deque[str] = deque(maxlen=RECENT)
+        self._recent: set[str] = set()
+        self._fates: dict[str, Fate] = {}
+
+    def recorded(self, call_id: str) -> None:
+        """The daemon wrote this call's record (the store may not have it yet): never import it again."""
+        if len(self._recent_ids) == RECENT:
+            self._recent.discard(self._recent_ids[0])
+        self._recent_ids.append(call_id)
+        self._recent.add(call_id)
 
     # ---- start-up
     def restore(self, journal: OpenCallJournal, in_store: Any) -> list[CallRecordData]:
         """Read the journal at start: open calls wait for the first resync; returns closed records
         missing from the store (to submit again)."""
         open_calls, closed = journal.load()
+        times = [t for e in open_calls.values() for t in (e.entered_at, e.queued_at, e.offered_at, e.answered_at,
+                                                         e.talk_ended_at) if t is not None]
+        times += [r.ended_at for r in closed.values()]
+        self.blind_since = max(times, default=None)
+        for cid in closed:
+            self.recorded(cid)
         resubmit = [r for r in closed.values() if not in_store(r.call_id)]
         self.restored = {cid: e for cid, e in open_calls.items() if not in_store(cid)}
         journal.rewrite(self.restored.values(), resubmit)
@@ -368,7 +401,11 @@ class Resyncer:
                  for cid, e in self.d.ledger.calls.items()}
         known.update({cid: KnownCall(cid, Known.IVR) for cid in self.restored if cid not in known})
         steps: list[Step] = []
-        for step in plan(known, live):
+        planned = plan(known, live)
+        gone = [s.call_id for s in planned if s.kind is Kind.CLOSE]
+        found = await self._read_cdrs(gone, {ch.uniqueid for ch in live})
+        self._fates = found.fates if found else {}
+        for step in planned:
             if step.call_id in self.restored and step.kind is not Kind.CLOSE:
                 # Known from the journal only: the engine has never seen it; take it at its live stage.
                 if step.kind is not Kind.ADOPT and any(s.call_id == step.call_id for s in steps):
@@ -379,6 +416,17 @@ class Resyncer:
         for step in steps:
             counts[step.kind.value] = counts.get(step.kind.value, 0) + 1
             self._apply(step)
+        self._fates = {}
+        for fate in found.unseen if found else ():
+            if fate.call_id not in self.d.ledger.calls and fate.call_id not in self._recent:
+                counts["cdr_unseen"] = counts.get("cdr_unseen", 0) + 1
+                self.stats.cdr_unseen += 1
+                self.d.ledger.calls[fate.call_id] = CallEntry(
+                    call_id=fate.call_id, entered_at=fate.started_at, linkedid=fate.linkedid, channel=fate.channel,
+                    caller_number=fate.caller_number, caller_name=fate.caller_name)
+                self.d.close_from_cdr(fate.call_id, fate)
+        self.blind_since = None
+        self.synced_at = self.d.clock.now()
         self.stats.last_steps = counts
         # The tracker follows the channel list: gone channels forgotten, live callers known as callers.
         alive = {ch.uniqueid for ch in live}
@@ -392,6 +440,38 @@ class Resyncer:
         if steps:
             log.info("resync: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         self.synced.set()
+
+    async def _read_cdrs(self, gone: Sequence[str], live: set[str]) -> Reconciled | None:
+        """What Asterisk's CDRs say of the gone calls and of calls never seen; waits up to ``cdr.wait``
+        for the CDRs of gone calls (Asterisk writes one just after the channel goes)."""
+        cfg = self.d.cfg.cdr
+        # Calls begun since then may have come and gone unseen. Those the daemon recorded meanwhile are in
+        # the recent set, so the wide window costs a file read, not a store lookup per call.
+        since = self.blind_since if self.blind_since is not None else self.synced_at
+        if cfg is None or (not gone and since is None):
+            return None
+        tz = ZoneInfo(cfg.timezone)
+        agent_of = agent_lookup(self.d.endpoints)
+        known_ids = set(self.d.ledger.calls) | set(self.restored) | self._recent
+        in_store = self.d._in_store
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.wait
+        while True:
+            def work() -> tuple[Reconciled, int]:
+                parsed = read_master(cfg.master_csv, tz)
+                return reconcile(gone, parsed.rows, agent_of, blind_since=since, live=live,
+                                 known=lambda cid: cid in known_ids or in_store(cid)), parsed.bad
+
+            found, bad = await asyncio.to_thread(work)
+            if not found.missing or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        self.stats.cdr_bad_lines += bad
+        self.stats.cdr_missing += len(found.missing)
+        if found.missing:
+            log.warning("resync: %d gone call(s) have no CDR in %s after %.1f s: closed from their last known "
+                        "stage", len(found.missing), cfg.master_csv, cfg.wait)
+        return found
 
     async def _snapshot(self) -> list[LiveChannel]:
         ami = self.d.ami
@@ -425,7 +505,12 @@ class Resyncer:
             restored = self.restored.pop(cid, None)
             if restored is not None and cid not in d.ledger.calls:
                 d.ledger.calls[cid] = restored
-            d.close_gone(cid, now)
+            fate = self._fates.get(cid)
+            if fate is not None:
+                self.stats.cdr_closed += 1
+                d.close_from_cdr(cid, fate)
+            else:
+                d.close_gone(cid, now)
         elif step.kind is Kind.ADOPT:
             assert ch is not None
             self.stats.adopted += 1
@@ -506,5 +591,19 @@ class ResyncCollector:
             ("callcenter_resync_mismatches", "calls whose state a resync could not explain", r.mismatches),
             ("callcenter_resync_restored_records", "records resubmitted from the journal at start",
              r.restored_records),
+            ("callcenter_cdr_closed", "gone calls closed with what Asterisk's CDRs say", r.cdr_closed),
+            ("callcenter_cdr_unseen", "calls the daemon never saw, recorded from Asterisk's CDRs", r.cdr_unseen),
+            ("callcenter_cdr_missing", "gone calls with no CDR in time, closed from their last stage",
+             r.cdr_missing),
+            ("callcenter_cdr_bad_lines", "Master.csv lines that could not be read, skipped", r.cdr_bad_lines),
         ):
             yield CounterMetricFamily(name, doc, value=value)
+        yield CounterMetricFamily("callcenter_ami_oversized_frames",
+                                  "AMI frames over ami.max_message bytes, dropped (the reader resyncs)",
+                                  value=a.oversized_frames)
+        by_name = CounterMetricFamily("callcenter_ami_events_ignored_by_name",
+                                      "AMI events of no interest by event name (50 names, then _other)",
+                                      labels=["event"])
+        for event, count in sorted(self.tracker.ignored_names.counts.items()):
+            by_name.add_metric([event], count)
+        yield by_name

@@ -114,11 +114,24 @@ class AmiConfig(Section):
     tls: TlsConfig | None = None
     ping_interval: float = Field(10.0, gt=0, le=300)
     action_timeout: float = Field(5.0, gt=0, le=120)
+    # Bytes: a longer frame is dropped and counted, and the reader resyncs at the next empty line.
+    max_message: int = Field(default=64 * 1024, ge=4096, le=16 * 1024 * 1024)
 
 
 class AgiConfig(Section):
     host: str = "127.0.0.1"
     port: Port = 4573
+
+
+class CdrConfig(Section):
+    """Asterisk's own call records (cdr_csv's Master.csv, see asterisk/conf/cdr.conf), read for the calls
+    that ended while the daemon could not see them (AMI cut, Asterisk restarted, daemon restarted)."""
+
+    master_csv: str = Field(min_length=1)  # e.g. /var/log/asterisk/cdr-csv/Master.csv
+    #: the zone Master.csv times are written in: UTC with the shipped usegmtime=yes
+    timezone: TimeZoneName = "UTC"
+    #: seconds a resync waits for a gone call's CDR to appear before closing it from its last known stage
+    wait: float = Field(default=2.0, ge=0, le=60)
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>://[^/@:]*:)(?P<password>[^@/]*)(?P<at>@)")
@@ -171,6 +184,7 @@ class WebConfig(Section):
     session_secret: Secret | None = None
     session_hours: float = Field(default=12, gt=0, le=24 * 7)
     cookie_secure: bool = False  # True behind HTTPS: the session cookie is then never sent over plain HTTP
+    max_body: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; a longer request body gets 413
 
     @field_validator("session_secret")
     @classmethod
@@ -735,6 +749,7 @@ class Config(Section):
     centre: CentreConfig
     ami: AmiConfig
     agi: AgiConfig = AgiConfig()
+    cdr: CdrConfig | None = None
     database: DatabaseConfig = DatabaseConfig()
     mqtt: MqttConfig | None = None
     web: WebConfig = WebConfig()

@@ -1,7 +1,9 @@
 """AMI faults injected mid-burst: connection dropped, Asterisk hung (ping watchdog), Asterisk restarted.
 
-After each, the daemon resyncs from CoreShowChannels + Getvar; then the store and the simulator's
-ledger must agree call by call: none lost, none recorded twice, none stuck.
+After each, the daemon resyncs from CoreShowChannels + Getvar, and closes the calls that ended while it
+could not see them with what Asterisk's CDRs say (the simulator writes Master.csv as cdr_csv does); then
+the store and the simulator's ledger must agree call by call: none lost, none recorded twice, none stuck,
+and a call the CDRs show answered is recorded answered by the same agent.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ from pathlib import Path
 
 from callcenter.resync import Kind, Known, KnownCall, Live, LiveChannel, plan
 from config.loader import load_config
+from config.models import CdrConfig
 from tests.pair import EXAMPLE, running_pair
-from tests.test_fault_check import busy_load, in_flight, settle, verdict, wait_for
+from tests.test_fault_check import EPOCH, busy_load, in_flight, settle, verdict, wait_for
 
 SPEED = 100.0
 
 
 async def _burst_with(tmp_path: Path, fault: str, times: int, calls: int = 60,
                       speed: float = SPEED) -> tuple[int, int]:
-    """Run ``calls`` calls, inject ``fault`` ``times`` times while calls are in flight; check the store."""
+    """Run ``calls`` calls, inject ``fault`` ``times`` times while calls are in flight; check the store.
+    Returns (the most calls in flight at a fault, the calls closed from their CDR)."""
     cfg = load_config(EXAMPLE, environ={})
-    cfg = cfg.model_copy(update={"ami": cfg.ami.model_copy(update={"ping_interval": 0.1})})
-    async with running_pair(tmp_path, speed=speed, seed=23, sim_changes=busy_load(), cfg=cfg) as pair:
+    master = tmp_path / "cdr-csv" / "Master.csv"
+    cfg = cfg.model_copy(update={"ami": cfg.ami.model_copy(update={"ping_interval": 0.1}),
+                                 "cdr": CdrConfig(master_csv=str(master))})
+    sim_changes = {**busy_load(), "cdr_csv": str(master)}
+    async with running_pair(tmp_path, speed=speed, seed=23, sim_changes=sim_changes, cfg=cfg) as pair:
         d, sim = pair.daemon, pair.sim
         d.ami.ping_interval, d.ami.ping_timeout, d.ami.reconnect_min = 0.1, 0.2, 0.05
         d.ami.action_timeout = 0.5
@@ -52,7 +59,12 @@ async def _burst_with(tmp_path: Path, fault: str, times: int, calls: int = 60,
         assert v.calls == calls
         assert d.resync.stats.runs >= times + 1  # the first login resyncs too
         assert d.resync.stats.failures == 0
-        return flying, v.closed_by_resync
+        assert d.resync.stats.cdr_missing == 0  # every gone call was closed from its CDR, none guessed
+        assert d.resync.stats.cdr_bad_lines == 0
+        for rec in d.store.records(EPOCH):  # closed from a CDR or not: the agent who answered is the agent
+            t = sim.ledger[rec.call_id]
+            assert (rec.agent_id if rec.outcome.value == "answered" else None) == t.answered_by, (rec, t)
+        return flying, d.resync.stats.cdr_closed
 
 
 async def test_ami_connection_dropped_three_times_mid_burst(tmp_path: Path) -> None:
@@ -61,16 +73,17 @@ async def test_ami_connection_dropped_three_times_mid_burst(tmp_path: Path) -> N
 
 
 async def test_asterisk_stops_answering_watchdog_reconnects_and_resyncs(tmp_path: Path) -> None:
-    # Slower simulated time: a hang of ~0.3 s real must not span a whole call. A call that is answered
-    # and ends entirely while AMI is blind is known only to Asterisk's CDR store, whose import is not
-    # built yet (docs/security.md, fault model); the resync would have to guess its outcome.
+    # Slower simulated time: a hang of ~0.3 s real must not span a whole call.
     flying, _ = await _burst_with(tmp_path, "freeze", 2, speed=30.0)
     assert flying > 0
 
 
 async def test_asterisk_restart_closes_every_cut_call_once(tmp_path: Path) -> None:
-    flying, _ = await _burst_with(tmp_path, "restart", 2)
+    # The calls cut by the restart end with no event the daemon can hear: each is closed from its CDR,
+    # including one whose agent answered just before (its AgentConnect was lost with the connection).
+    flying, from_cdr = await _burst_with(tmp_path, "restart", 2)
     assert flying > 0
+    assert from_cdr > 0
 
 
 # ---------------------------------------------------------------- the pure plan

@@ -192,10 +192,17 @@ class SimConfig(BaseModel):
     hold_max: float = Field(default=600.0, gt=0, description="CC_HOLD_MAX default")
     #: seconds a caller stays in [cc-fallback] (Asterisk's own queue) before the simulator ends the call
     fallback_wait: float = Field(default=30.0, ge=0)
+    #: call control: simulated seconds a department talks after a transfer, the emergency line takes to
+    #: answer a hand-off, and the agent briefs it before completing the attended transfer
+    transfer_talk: float = Field(default=60.0, ge=0)
+    handoff_answer: float = Field(default=2.0, ge=0)
+    handoff_brief: float = Field(default=5.0, ge=0)
     #: length of a sound file played by STREAM FILE / GET DATA, per name, and the default
     prompt_seconds: float = Field(default=2.0, ge=0)
     prompt_lengths: dict[str, float] = Field(default_factory=dict)
     emit_cdr: bool = True
+    #: append CDRs to this Master.csv as Asterisk's cdr_csv does (asterisk/sim/cdr.py); None: no file
+    cdr_csv: str | None = None
     emit_cel: bool = False
     #: Asterisk answers a failed Login after about 1 s (scaled by speed, at least 0.05 s real)
     login_failure_delay: float = Field(default=1.0, ge=0)

@@ -55,6 +55,10 @@ class PbxSimulator:
     async def __aenter__(self) -> PbxSimulator:
         start = self.config.start or datetime.now(UTC).replace(microsecond=0)
         self._clock = SimClock(start, self.config.speed)
+        if self.config.cdr_csv:
+            from asterisk.sim.cdr import CdrCsvWriter
+
+            self._listeners.append(CdrCsvWriter(self.config.cdr_csv, self._clock.now))
         self._pbx = Pbx(self.config, self._clock, self._emit, self._originate)
         self._ami = AmiServer(self.config, self._pbx)
         await self._ami.start()

@@ -52,6 +52,8 @@ class CallTruth:
     survey_digits: str = ""
     #: how many times the call was ended (must be exactly 1; checked by tests)
     end_count: int = 0
+    #: call control by AMI while talking: (action, context, exten), e.g. ("BlindTransfer", "cc-transfer", "8101")
+    transfers: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def offered_to(self) -> list[str]:
