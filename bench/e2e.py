@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import os
 import resource
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Hashable
 from datetime import datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from asterisk.ami.codec import Message
+from asterisk.sim import SimConfig
 from callcenter.clock import Clock
 from callcenter.daemon import Daemon
 from callcenter.demo import override
@@ -44,6 +42,7 @@ from config.models import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import command, machine, percentile, write_json
+from _simproc import running_daemon, settle, sim_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -127,17 +126,11 @@ def bench_config(agents: int, wrapup: int, database: str) -> Config:
     return override(cfg, database_url=database, web_port=0, agi_port=0)
 
 
-# ---------------------------------------------------------------- the simulator process
+# ---------------------------------------------------------------- the simulator (its own process)
 
 
-def sim_process(conn: Connection, cfg: Config, speed: float, rate: float, calls: int, talk: float,
-                seed: int) -> None:
-    asyncio.run(_sim_main(conn, cfg, speed, rate, calls, talk, seed))
-
-
-async def _sim_main(conn: Connection, cfg: Config, speed: float, rate: float, calls: int, talk: float,
-                    seed: int) -> None:
-    from asterisk.sim import PbxSimulator
+def flat_sim_config(cfg: Config, speed: float, rate: float, calls: int, talk: float, seed: int) -> SimConfig:
+    """Poisson arrivals at ``rate`` new calls per real second, patient callers, phones that answer."""
     from asterisk.sim.config import EndpointBehaviour, LoadProfile
     from callcenter.simwire import sim_config_for_daemon
 
@@ -148,25 +141,7 @@ async def _sim_main(conn: Connection, cfg: Config, speed: float, rate: float, ca
         patience_median=3600.0, patience_sigma=0.0,
     )
     phone = EndpointBehaviour(answer_delay=1.0, answer_delay_sigma=0.2)
-    sim_cfg = base.model_copy(update={"load": load, "endpoints": {}, "default_endpoint": phone})
-    async with PbxSimulator(sim_cfg) as sim:
-        conn.send(sim.ami_port)
-        agi_port = await asyncio.to_thread(conn.recv)
-        sim.set_agi_url(f"agi://127.0.0.1:{agi_port}/ivr")
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        t0 = time.monotonic()
-        ids = await sim.run_load(calls=calls)
-        wall = time.monotonic() - t0
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        arrivals = sorted(sim.ledger[i].arrived_at for i in ids)
-        span_sim = (arrivals[-1] - arrivals[0]).total_seconds() if len(arrivals) > 1 else 0.0
-        conn.send({
-            "calls": len(ids),
-            "outcomes": dict(Counter(str(sim.ledger[i].outcome) for i in ids)),
-            "wall_seconds": wall,
-            "arrival_span_real": span_sim / speed,
-            "cpu_seconds": (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime),
-        })
+    return base.model_copy(update={"load": load, "endpoints": {}, "default_endpoint": phone})
 
 
 # ---------------------------------------------------------------- one step
@@ -177,39 +152,19 @@ async def run_step(rate: float, seconds: float, agents: int, speed: float, talk:
     calls = max(20, int(rate * seconds))
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         cfg = bench_config(agents, wrapup, f"sqlite:///{tmp}/calls.db")
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=sim_process, args=(child, cfg, speed, rate, calls, talk, seed), daemon=True)
-        proc.start()
-        try:
-            ami_port = await asyncio.to_thread(parent.recv)
-            cfg = override(cfg, ami_host="127.0.0.1", ami_port=ami_port)
+        async with sim_in_process(flat_sim_config(cfg, speed, rate, calls, talk, seed), [calls]) as sim:
+            cfg = override(cfg, ami_host="127.0.0.1", ami_port=sim.ami_port)
             daemon = TimedDaemon(cfg, clock=Clock(speed), spool_dir=tmp)
             daemon.timer = OfferTimer()
             daemon.offer_timer = daemon.timer
-            task = asyncio.create_task(daemon.run(), name="daemon")
-            try:
-                async with asyncio.timeout(30):
-                    await daemon.ready.wait()
-                    await daemon.ami.wait_connected()
+            async with running_daemon(daemon):
                 r0 = resource.getrusage(resource.RUSAGE_SELF)
                 t0 = time.monotonic()
-                parent.send(daemon.agi_port)
-                sim_result = await asyncio.to_thread(parent.recv)
-                async with asyncio.timeout(30):
-                    while daemon.ledger.calls:  # noqa: ASYNC110 (a bounded poll)
-                        await asyncio.sleep(0.01)
-                    await daemon.writer.flush()
+                sim.start(daemon.agi_port)
+                sim_result = await sim.result()
+                await settle(daemon, within=30)
                 wall = time.monotonic() - t0
                 r1 = resource.getrusage(resource.RUSAGE_SELF)
-            finally:
-                daemon.stop()
-                async with asyncio.timeout(30):
-                    await task
-        finally:
-            proc.join(10)
-            if proc.is_alive():
-                proc.terminate()
     timer = daemon.timer
     samples = [s * 1000 for s in timer.samples] or [float("nan")]
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)

@@ -56,10 +56,18 @@ class CallEntry:
         return Outcome.ABANDONED_IVR
 
 
+RECENTLY_CLOSED = 10_000
+
+
 class CallLedger:
     def __init__(self) -> None:
         self.calls: dict[str, CallEntry] = {}
         self.closed = 0
+        # Ids of the last calls closed (insertion order = age): a fact that arrives after the hang-up (the
+        # FastAGI session of a caller who hung up in the IVR ends after AMI's Hangup) must not open the
+        # call again, or it would stay in `calls` forever (found by bench/soak.py).
+        self._recently_closed: dict[str, None] = {}
+        self.late_facts = 0  # facts for a call already closed, dropped
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -67,8 +75,18 @@ class CallLedger:
     def entry(self, call_id: str, at: datetime) -> CallEntry:
         e = self.calls.get(call_id)
         if e is None:
-            e = self.calls[call_id] = CallEntry(call_id=call_id, entered_at=at)
+            e = CallEntry(call_id=call_id, entered_at=at)
+            if call_id in self._recently_closed:
+                self.late_facts += 1
+                return e  # detached: recorded already
+            self.calls[call_id] = e
         return e
+
+    def _closing(self, call_id: str) -> None:
+        self.closed += 1
+        self._recently_closed[call_id] = None
+        if len(self._recently_closed) > RECENTLY_CLOSED:
+            del self._recently_closed[next(iter(self._recently_closed))]
 
     def started(
         self, call_id: str, at: datetime, *, linkedid: str, channel: str, number: str, name: str
@@ -152,7 +170,7 @@ class CallLedger:
         e = self.calls.pop(call_id, None)
         if e is None:
             return None
-        self.closed += 1
+        self._closing(call_id)
         ended = max(at, e.entered_at, e.queued_at or at, e.offered_at or at, e.answered_at or at)
         outcome = e.outcome()
         wait = None
@@ -191,7 +209,7 @@ class CallLedger:
         e = self.calls.pop(call_id, None)
         if e is None:
             return None
-        self.closed += 1
+        self._closing(call_id)
         return CallRecordData(
             call_id=e.call_id, linkedid=e.linkedid or e.call_id, caller_number=e.caller_number,
             caller_name=e.caller_name, channel=e.channel, ivr_path=e.ivr_path, language=e.language,

@@ -79,6 +79,7 @@ class MqttStatsCounters:
     connects: int = 0
     published: int = 0
     errors: int = 0
+    snapshot_errors: int = 0
 
 
 class MqttStatsPublisher:
@@ -97,6 +98,7 @@ class MqttStatsPublisher:
         self.client_id = client_id
         self.counters = MqttStatsCounters()
         self._last: dict[str, str] = {}  # topic -> figures last published
+        self._snapshot_failing = False
 
     @property
     def status_topic(self) -> str:
@@ -113,7 +115,18 @@ class MqttStatsPublisher:
     async def publish_changes(self, client: aiomqtt.Client) -> int:
         """Publish the topics whose figures changed since the last publish; returns how many."""
         sent = 0
-        for topic, payload in payloads(self.snapshot(), self.prefix).items():
+        try:
+            snap = payloads(self.snapshot(), self.prefix)
+        except Exception:
+            # A failing snapshot (a bug in the figures) must not end this task: in the daemon's TaskGroup
+            # that would stop routing too. Counted, logged once per streak, tried again next tick.
+            if not self._snapshot_failing:
+                log.exception("MQTT stats: live snapshot failed; nothing published until it works again")
+            self._snapshot_failing = True
+            self.counters.snapshot_errors += 1
+            return 0
+        self._snapshot_failing = False
+        for topic, payload in snap.items():
             figures = _changed_part(payload)
             if self._last.get(topic) == figures:
                 continue

@@ -339,9 +339,7 @@ class ScreenPop:
                     await client.publish(f"{self.prefix}/agents/status", b"online", qos=1, retain=True)
                     for topic, body in list(self._retained.items()):
                         await client.publish(topic, body, qos=1, retain=True)
-                    async with asyncio.TaskGroup() as tg:
-                        for i in range(MQTT_IN_FLIGHT):
-                            tg.create_task(self._drain(client), name=f"screenpop-mqtt-{i}")
+                    await self._drain_all(client)
             except* aiomqtt.MqttError as group:
                 exc = group.exceptions[0]
                 self.counters.connected = False
@@ -354,6 +352,22 @@ class ScreenPop:
                 await asyncio.sleep(delay)
             finally:
                 self.counters.connected = False
+
+    async def _drain_all(self, client: aiomqtt.Client) -> None:
+        """Run the drains until one fails; raise its error. Not a TaskGroup: on Python 3.11 a failing
+        child's cancel request to this task can outlive the group (cancelling() stays 1), and the next
+        reconnect's first await would then end the publisher for good (tests/test_fault_mqtt.py)."""
+        drains = [asyncio.create_task(self._drain(client), name=f"screenpop-mqtt-{i}") for i in range(MQTT_IN_FLIGHT)]
+        try:
+            done, _ = await asyncio.wait(drains, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for t in drains:
+                t.cancel()
+            await asyncio.gather(*drains, return_exceptions=True)
+        for t in done:
+            exc = None if t.cancelled() else t.exception()
+            if exc is not None:
+                raise exc
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
