@@ -136,9 +136,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await daemon.ready.wait()
                 await daemon.ami.wait_connected()
                 sim.set_agi_url(f"agi://127.0.0.1:{daemon.agi_port}/ivr")
-                async with asyncio.timeout(30):
-                    while not daemon.screenpop.counters.connected:  # noqa: ASYNC110
+                counters = daemon.screenpop.counters
+                async with asyncio.timeout(120):
+                    while not counters.connected:  # noqa: ASYNC110
                         await asyncio.sleep(0.01)
+                    # Every agent logs in and goes ready at start: 2 retained states each. Measure the steady
+                    # state, not that burst (the pops would queue behind thousands of state messages).
+                    while not daemon.screenpop._outbox.empty():  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
                 started = time.monotonic()
                 placed = []
                 for i in range(calls):

@@ -167,7 +167,7 @@ async def test_every_route_refuses_the_wrong_role(tmp_path: Path, role: str | No
                 assert r.status_code == 403, (role, method, path, r.status_code)
                 assert r.json()["error"] == "forbidden"
             checked += 1
-        assert checked >= 15
+        assert checked >= 14  # /api/desk/notes is gone: the desk posts tickets to /api/tickets
 
 
 async def test_unsafe_requests_need_the_csrf_token(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The agent desktop in headless Chromium against the daemon and the PBX simulator over TCP:
 sign in as agent 1001, go ready, a simulated call rings, the pop shows the caller (masked) and their
-history, the ticket form is saved; then the admin page refuses a bad edit with the error by the field."""
+history, the ticket is created through the tickets API, dispatched, and found in the store; then the
+admin page refuses a bad edit with the error by the field."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_agent_takes_a_call_with_its_screen_pop_and_ticket(tmp_path: Path)
             await page.wait_for_selector("#state[data-state=ready]")
             assert await page.text_content("#state") == "空闲"
 
-            await pair.sim.place_call(CALLER, name="李先生", dtmf="1", talk=600)
+            call_id = await pair.sim.place_call(CALLER, name="李先生", dtmf="1", talk=40)
             await page.wait_for_selector("#pop:not([hidden])")
             assert await page.text_content("#pop-number") == "138****8000"  # masked for the agent role
             assert await page.text_content("#pop-name") == "李先生"
@@ -72,25 +73,43 @@ async def test_agent_takes_a_call_with_its_screen_pop_and_ticket(tmp_path: Path)
             await page.wait_for_selector("#state[data-state=on_call]")
             await page.screenshot(path=str(tmp_path / "desk-pop.png"))
 
-            # The pre-filled ticket form, completed and saved (the tickets API is not mounted: the form
-            # is kept with the call as a note).
-            assert await page.input_value("#t-call") != ""
-            await page.select_option("#t-district", "东城区")
-            await page.fill("#t-topic", "小区停水")
+            # The pre-filled ticket form, completed during the call and dispatched: the page saves it
+            # through the tickets API as soon as the call has ended (its record holds the caller's number).
+            assert await page.input_value("#t-call") == call_id
+            assert await page.input_value("#t-category") == "consultation"  # the general queue's pre-fill
+            await page.select_option("#t-topic", "utilities.water")
+            await page.select_option("#t-district", "xihu")
             await page.fill("#t-content", "来电人反映小区停水两天，身份证110101199003071234")
-            await page.select_option("#t-department", "住建局")
+            await page.select_option("#t-department", "psu.water")
             await page.click("#t-dispatch")
+            await page.wait_for_selector("#ticket-result.pending")
+            await page.wait_for_selector("#state[data-state=wrap_up]")
             await page.wait_for_selector("#ticket-result.saved")
-
-            # Call control reaches the PBX; the simulator has no Atxfer, so the refusal is shown.
-            await page.select_option("#handoff-target", "110")
-            await page.click("#handoff")
-            await page.wait_for_selector("#call-result:has-text('交换机拒绝')")
-    notes = [json.loads(line) for line in (tmp_path / "callcenter-notes.jsonl").read_text().splitlines()]
-    assert len(notes) == 1
-    assert notes[0]["agent_id"] == "1001" and notes[0]["department"] == "住建局" and notes[0]["dispatch"] is True
-    assert notes[0]["topic"] == "小区停水" and notes[0]["district"] == "东城区"
+            shown = str(await page.text_content("#ticket-result"))
+            assert "已派单" in shown
+    tickets = stored_tickets(pair.daemon.store.engine)
+    assert len(tickets) == 1
+    ticket, calls = tickets[0]
+    assert shown.startswith(ticket.number)
+    assert ticket.state == "dispatched" and ticket.department == "psu.water" and ticket.dispatched_at is not None
+    assert (ticket.category, ticket.topic, ticket.county) == ("consultation", "utilities.water", "xihu")
+    assert ticket.content == "来电人反映小区停水两天，身份证110101199003071234"
+    assert ticket.caller_number == CALLER and ticket.channel == "phone" and ticket.created_by == "1001"
+    assert calls == [call_id]
     assert errors == []
+
+
+def stored_tickets(engine: Any) -> list[tuple[Any, list[str]]]:
+    """Every ticket in the store with the calls linked to it, read with plain SQL (not through the service)."""
+    from sqlalchemy import select
+
+    from tickets.ticket_models import Ticket, TicketCall
+
+    t, c = Ticket.__table__, TicketCall.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(select(t)).all()
+        return [(row, [x for (x,) in conn.execute(select(c.c.call_id).where(c.c.ticket_id == row.id))])
+                for row in rows]
 
 
 async def test_admin_page_refuses_a_bad_edit_and_shows_the_error_by_the_field(tmp_path: Path) -> None:

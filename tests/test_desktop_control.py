@@ -28,6 +28,9 @@ def test_call_control_maps_to_ami_actions() -> None:
     assert err.value.slug == "invalid_target"
     with pytest.raises(DeskError):
         control_actions("conference", "", **CH)
+    with pytest.raises(DeskError) as err:
+        control_actions("transfer", "110", **CH)  # departments only: 110 is a hand-off
+    assert err.value.slug == "invalid_target"
 
 
 def test_desk_commands_map_to_acd_events() -> None:
@@ -48,7 +51,7 @@ def test_pop_is_masked_for_agents_and_plain_for_supervisors() -> None:
     assert for_viewer(User("s", Role.SUPERVISOR), pop) == pop
 
 
-async def test_desk_api_validates_and_saves_the_form(tmp_path: Path) -> None:
+async def test_desk_api_validates_state_and_call_control(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with client(app) as http:
         h = {"X-CSRF-Token": await sign_in(http, "agent")}
@@ -56,17 +59,12 @@ async def test_desk_api_validates_and_saves_the_form(tmp_path: Path) -> None:
         assert r.status_code == 422 and r.json()["error"] == "reason_required"
         r = await http.post("/api/desk/state", json={"state": "not_ready", "reason": "meal"}, headers=h)
         assert r.status_code == 200
-        r = await http.post("/api/desk/notes", json={"call_id": "c1", "category": "咨询"}, headers=h)
-        assert r.status_code == 422 and {"topic", "district", "content"} <= set(r.json()["fields"])
-        note = {"call_id": "c1", "category": "咨询", "topic": "停水", "district": "东城区", "content": "小区停水",
-                "department": "住建局", "dispatch": True}
-        r = await http.post("/api/desk/notes", json=note, headers=h)
-        assert r.status_code == 200 and r.json()["stored"] == "call_note"
+        r = await http.get("/api/desk/options", headers=h)
+        assert r.status_code == 200 and r.json()["tickets_api"] is False  # no ticket service in this app
         r = await http.post("/api/desk/call", json={"action": "hold"}, headers=h)
         assert r.status_code == 409 and r.json()["error"] == "no_call"
         r = await http.post("/api/desk/call", json={"action": "transfer"}, headers=h)
         assert r.status_code == 422
         r = await http.post("/api/desk/state", content=b"{", headers={**h, "Content-Type": "application/json"})
         assert r.status_code == 400
-    assert app.state.desk.notes == [note]
     assert app.state.desk.commands == [("1001", "not_ready", "meal", "agent1")]

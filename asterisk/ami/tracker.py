@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from asterisk.ami.codec import Message, MissingHeader
+from asterisk.ami.codec import Message, MissingHeader, NameCounts
 
 INCOMING_CONTEXT = "cc-incoming"
 HOLD_EVENT = "CcHold"
@@ -141,6 +141,8 @@ class CallTracker:
         self.linked: dict[str, set[str]] = {}
         self.dropped = 0
         self.ignored = 0
+        #: ignored events by name (bounded label set: a flood of made-up names cannot grow it)
+        self.ignored_names = NameCounts()
         #: the last few drops as (event name, missing header), for the log
         self.last_drops: list[tuple[str, str]] = []
         self._dispatch: dict[str, Handler] = {
@@ -153,6 +155,7 @@ class CallTracker:
         handler = self._dispatch.get(first[1]) if first[0].lower() == "event" else None
         if handler is None:
             self.ignored += 1
+            self.ignored_names.add(first[1])
             return []
         try:
             return handler(msg, at)

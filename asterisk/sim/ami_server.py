@@ -42,6 +42,9 @@ ACTION_PERMS: dict[str, frozenset[str]] = {
     "command": frozenset({"command"}),
     "corestatus": frozenset({"system", "reporting"}),
     "queuepause": frozenset({"agent"}),
+    "blindtransfer": frozenset({"call"}),
+    "atxfer": frozenset({"call"}),
+    "park": frozenset({"call"}),
 }
 
 
@@ -57,6 +60,9 @@ class AmiBackend(Protocol):
     def redirect(self, channel: str, context: str, exten: str, priority: int) -> None: ...
     def hangup(self, channel: str, cause: int) -> None: ...
     def originate(self, msg: Message, action_id: str | None) -> None: ...
+    def blind_transfer(self, channel: str, context: str, exten: str) -> None: ...
+    def atxfer(self, channel: str, context: str, exten: str) -> bool: ...
+    def park(self, channel: str, timeout_channel: str, timeout_s: float) -> None: ...
     def channels_list(self) -> list[Channel]: ...
     def channel_info(self, ch: Channel) -> tuple[str, str, str, int]:
         """(bridge id, application, application data, seconds since creation)"""
@@ -423,6 +429,53 @@ class AmiServer:
             raise ActionError("Context not specified")
         self._reply(s, "Success", aid, [("Message", "Originate successfully queued")])
         self.backend.originate(msg, aid)
+
+    # Call control; wording of main/manager.c (BlindTransfer, Atxfer) and res/parking/parking_manager.c (Park).
+    def _do_blindtransfer(self, s: Session, msg: Message, aid: str | None) -> None:
+        channel, exten = msg.get("Channel") or "", msg.get("Exten") or ""
+        if not channel:
+            raise ActionError("No channel specified")
+        if not exten:
+            raise ActionError("No extension specified")
+        try:
+            self.backend.blind_transfer(channel, msg.get("Context") or "", exten)
+        except LookupError:
+            raise ActionError("Channel specified does not exist") from None
+        except ValueError:
+            raise ActionError("Transfer invalid") from None  # AST_BRIDGE_TRANSFER_INVALID: not bridged
+        self._reply(s, "Success", aid, [("Message", "Transfer succeeded")])
+
+    def _do_atxfer(self, s: Session, msg: Message, aid: str | None) -> None:
+        channel, exten = msg.get("Channel") or "", msg.get("Exten") or ""
+        if not channel:
+            raise ActionError("No channel specified")
+        if not exten:
+            raise ActionError("No extension specified")
+        try:
+            # Asterisk only queues the atxfer feature code and the digits: it acknowledges either way.
+            self.backend.atxfer(channel, msg.get("Context") or "", exten)
+        except LookupError:
+            raise ActionError("Channel specified does not exist") from None
+        self._reply(s, "Success", aid, [("Message", "Atxfer successfully queued")])
+
+    def _do_park(self, s: Session, msg: Message, aid: str | None) -> None:
+        channel = msg.get("Channel") or ""
+        if not channel:
+            raise ActionError("Channel not specified")
+        timeout_channel = msg.get("TimeoutChannel") or msg.get("Channel2") or ""
+        try:
+            timeout_ms = int(msg.get("Timeout") or "45000")  # res_parking.conf parkingtime default: 45 s
+        except ValueError:
+            raise ActionError("Invalid Timeout value.") from None
+        if timeout_ms < 0:
+            raise ActionError("Timeout can not be a negative number.")
+        try:
+            self.backend.park(channel, timeout_channel, timeout_ms / 1000)
+        except LookupError:
+            raise ActionError(f"Channel does not exist: {channel}") from None
+        except ValueError:
+            raise ActionError("Park action failed") from None
+        self._reply(s, "Success", aid, [("Message", "Park successful")])
 
     def _do_userevent(self, s: Session, msg: Message, aid: str | None) -> None:
         name = msg.get("UserEvent") or ""

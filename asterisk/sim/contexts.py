@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from asterisk.sim import model as ev
+from asterisk.sim import transfer
 from asterisk.sim.agi import run_agi
-from asterisk.sim.dialplan import AgentGone, CallRun, Hungup, Redirected, fmt_num
+from asterisk.sim.dialplan import AgentGone, CallControl, CallRun, Hungup, Redirected, Transferred, fmt_num
 from asterisk.sim.model import Bridge, Channel
 from asterisk.sim.truth import CallTruth, Offer
 
@@ -151,7 +152,10 @@ CONTEXTS: dict[str, Callable[[CallRun, str], Awaitable[Location | None]]] = {
     "cc-fallback": cc_fallback,
     "cc-voicemail": cc_voicemail,
     "cc-callback": cc_callback,
+    "cc-transfer": transfer.cc_transfer,
 }
+#: contexts whose extensions are not just ``s``: each handler checks its own
+EXTEN_CONTEXTS = frozenset({"cc-route", "cc-incoming", "cc-transfer"})
 
 
 async def run_call(run: CallRun) -> CallTruth:
@@ -162,7 +166,7 @@ async def run_call(run: CallRun) -> CallTruth:
             while loc is not None:
                 context, exten, _priority = loc
                 handler = CONTEXTS.get(context)
-                if handler is None or (context not in ("cc-route", "cc-incoming") and exten != "s"):
+                if handler is None or (context not in EXTEN_CONTEXTS and exten != "s"):
                     # Asterisk hangs up a channel sent to an extension that does not exist.
                     run.goto(context, exten)
                     raise Hungup("dialplan", 16)
@@ -227,6 +231,9 @@ async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float) -> str:
     dial_vt = run.vt
     try:
         status = await _ring(run, agent_ch, what, delay, ring_s, resource)
+    except Transferred:
+        offer.result = "ANSWER"  # answered, then transferred or parked: the Dial never returns
+        raise
     except (Hungup, Redirected):
         offer.result = "CANCEL"
         raise
@@ -327,6 +334,8 @@ async def _talk(run: CallRun, agent_ch: Channel, resource: str) -> str:
     except AgentGone as gone:
         _unbridge(run, br, agent_ch, caller, agent_first=True, cause=gone.cause, soft=True)
         return "ANSWER"
+    except CallControl as cc:
+        return await transfer.control(run, br, agent_ch, cc.pending)
     except (Hungup, Redirected):
         _unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=True)
         raise

@@ -45,6 +45,21 @@ class Redirected(Exception):
         self.priority = priority
 
 
+class Transferred(Redirected):
+    """The caller leaves the agent's bridge for another place in the dialplan (BlindTransfer, Park comeback)."""
+
+
+class CallControl(Exception):
+    """An AMI call-control request (BlindTransfer, Atxfer, Park) for the call while it is bridged."""
+
+    def __init__(self, pending: Pending) -> None:
+        super().__init__(pending.kind)
+        self.pending = pending
+
+
+CONTROL_KINDS = frozenset({"blindxfer", "atxfer", "park"})
+
+
 class AgentGone(Exception):
     def __init__(self, cause: int) -> None:
         super().__init__(cause)
@@ -144,6 +159,10 @@ class CallRun:
     def raise_pending(self) -> None:
         """Turn an outside request into the exception the dialplan reacts to."""
         while (p := self._take_pending()) is not None:
+            if p.kind in CONTROL_KINDS:
+                if self.chan.bridge is not None and not p.channel.hungup:
+                    raise CallControl(p)
+                continue  # the bridge is gone already: nothing left to transfer
             if p.channel is self.chan:
                 if p.kind == "redirect":
                     raise Redirected(p.context, p.exten, p.priority)

@@ -208,6 +208,44 @@ def bridge_leave(br: Bridge, ch: Channel) -> Headers:
     return event("BridgeLeave", "call", bridge_block(br), snapshot(ch))
 
 
+def hold(ch: Channel, klass: str = "default") -> Headers:
+    return chan_event("Hold", "call", ch, [("MusicClass", klass)])
+
+
+def unhold(ch: Channel) -> Headers:
+    return chan_event("Unhold", "call", ch)
+
+
+def blind_transfer(transferer: Channel, transferee: Channel, br: Bridge, context: str, exten: str) -> Headers:
+    """As Asterisk 22 publishes it (docs: AMI_Events/BlindTransfer); an AMI-requested transfer is external."""
+    return event(
+        "BlindTransfer", "call", [("Result", "Success")], snapshot(transferer, "Transferer"),
+        snapshot(transferee, "Transferee"), bridge_block(br),
+        [("IsExternal", "Yes"), ("Context", context), ("Extension", exten)],
+    )
+
+
+def attended_transfer(transferer: Channel, transferee: Channel, br: Bridge, second: Channel,
+                      target: Channel) -> Headers:
+    """AttendedTransfer (docs: AMI_Events/AttendedTransfer) when the transferer's consultation call
+    (``second``, talking to ``target``, not in a bridge of its own here) is joined to the transferee's bridge."""
+    return event(
+        "AttendedTransfer", "call", [("Result", "Success")], snapshot(transferer, "OrigTransferer"),
+        [(k.replace("Bridge", "OrigBridge", 1), v) for k, v in bridge_block(br)],
+        snapshot(second, "SecondTransferer"), [("DestType", "Bridge"), ("DestBridgeUniqueid", br.uniqueid)],
+        snapshot(transferee, "Transferee"), snapshot(target, "TransferTarget"), [("IsExternal", "No")],
+    )
+
+
+def parked_call(parkee: Channel, parker_dial: str, space: int, timeout: int, name: str = "ParkedCall",
+                duration: int = 0) -> Headers:
+    return event(
+        name, "call", snapshot(parkee, "Parkee"),
+        [("ParkerDialString", parker_dial), ("Parkinglot", "default"), ("ParkingSpace", str(space)),
+         ("ParkingTimeout", str(timeout)), ("ParkingDuration", str(duration))],
+    )
+
+
 def soft_hangup_request(ch: Channel, cause: int) -> Headers:
     return chan_event("SoftHangupRequest", "call", ch, [("Cause", str(cause))])
 

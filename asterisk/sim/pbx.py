@@ -27,13 +27,15 @@ if TYPE_CHECKING:
 class Pending:
     """An outside request for a call's dialplan task, delivered at its next wait."""
 
-    kind: str  # "hangup" or "redirect"
+    kind: str  # "hangup", "redirect", or call control while talking: "blindxfer", "atxfer", "park"
     channel: Channel
     cause: int = 16
     context: str = ""
     exten: str = ""
     priority: int = 1
     by: str = "ami_hangup"
+    #: Park: simulated seconds the caller stays parked before coming back
+    timeout: float = 0.0
 
 
 class Pbx:
@@ -129,6 +131,35 @@ class Pbx:
     def hangup(self, channel: str, cause: int) -> None:
         ch = self._find(channel)
         self.runs[channel].post(Pending("hangup", ch, cause, by="ami_hangup"))
+
+    # ---- call control (BlindTransfer, Atxfer, Park); the call's dialplan task does the channel work
+    def blind_transfer(self, channel: str, context: str, exten: str) -> None:
+        """``channel`` (the agent leg) hands its bridged peer to ``context,exten``; ValueError: not bridged."""
+        ch = self._find(channel)
+        run = self.runs[channel]
+        if ch.bridge is None or run.agent is not ch:
+            raise ValueError("not bridged")
+        run.post(Pending("blindxfer", ch, context=context or ch.context, exten=exten))
+
+    def atxfer(self, channel: str, context: str, exten: str) -> bool:
+        """Queue the attended-transfer feature on ``channel``; False when nothing can act on it (Asterisk
+        acknowledges anyway: the action only queues the feature's DTMF)."""
+        ch = self._find(channel)
+        run = self.runs[channel]
+        from asterisk.sim.transfer import shipped_extensions
+
+        if ch.bridge is None or run.agent is not ch or exten not in shipped_extensions(context or ch.context):
+            return False  # the feature's digits reach nothing: Asterisk plays the agent an error tone
+        run.post(Pending("atxfer", ch, context=context or ch.context, exten=exten))
+        return True
+
+    def park(self, channel: str, timeout_channel: str, timeout_s: float) -> None:
+        """Park ``channel`` (the caller) out of its bridge with ``timeout_channel``; ValueError: not bridged."""
+        ch = self._find(channel)
+        run = self.runs[channel]
+        if ch.bridge is None or run.chan is not ch:
+            raise ValueError("not bridged")
+        run.post(Pending("park", ch, exten=timeout_channel, timeout=timeout_s))
 
     def originate(self, msg: Message, action_id: str | None) -> None:
         name, num = _parse_callerid(msg.get("CallerID") or "")

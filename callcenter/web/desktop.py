@@ -8,13 +8,18 @@ Routes (all JSON but the pages; roles checked by `auth.requires`):
     GET  /api/desk/stream                       SSE: `state` and `offer` events        agent
     GET  /api/desk/state, POST /api/desk/state  my state; go ready / not ready(reason) agent
     POST /api/desk/call                         hold / transfer / hand-off (AMI)       agent
-    POST /api/desk/notes                        the ticket form, until the tickets API agent
-    GET  /api/desk/options                      reasons, hand-off numbers, departments agent, supervisor
+    GET  /api/desk/options                      reasons, call-control targets, the     agent, supervisor
+                                                ticket form's choices
+
+The ticket form posts to the tickets API (callcenter/web/tickets_api.py: POST /api/tickets, then
+POST /api/tickets/{number}/transition to dispatch); the ticket is linked to the call, whose record gives
+it the caller's number (the desk only ever sees it masked), so the page saves it once the call has ended.
     GET  /api/agents                            every agent's state                    supervisor, admin
 
 The daemon side is `DeskBackend`; `DaemonDesk` implements it on the running daemon. Call control maps to
-AMI with :func:`control_actions` (pure): hold = Park, transfer to a department = BlindTransfer, hand-off
-to 110/119/120/122 = Atxfer (the agent stays on until the emergency line takes the call).
+AMI with :func:`control_actions` (pure) through one table, `CONTROLS`: hold = Park, transfer to a department
+= BlindTransfer, hand-off to 110/119/120/122 = Atxfer (the agent stays on until the emergency line takes the
+call). The dialplan side is [cc-transfer] and [cc-handoff] in asterisk/conf/extensions_callcenter.conf.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,13 +71,11 @@ TRANSFER_CONTEXT = "cc-transfer"
 HANDOFF_CONTEXT = "cc-handoff"
 HANDOFF_NUMBERS = {"110": "公安 Police", "119": "消防 Fire", "120": "急救 Ambulance", "122": "交警 Traffic police"}
 AGENT_REASONS = ("break", "meal", "training", "meeting", "other")
-# Until the tickets package serves its own, the desktop offers these (a realistic 12345 set).
-DEFAULT_DEPARTMENTS = ("住建局", "交通运输局", "人社局", "市场监管局", "生态环境局", "城管局", "公安局", "教育局")
 # Departments' hotlines a call can be transferred to (extension in the cc-transfer context -> label).
 TRANSFER_TARGETS = {"8101": "住建局 Housing", "8102": "交通运输局 Transport", "8103": "人社局 Social security",
                     "8104": "市场监管局 Market regulation", "8105": "生态环境局 Environment"}
-CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
-DISTRICTS = ("市辖区", "东城区", "西城区", "南区", "北区", "开发区", "县")
+# The unit groups (tickets/departments.py) a ticket can be dispatched to from the desk.
+DISPATCH_GROUPS = ("city_department", "public_service", "county")
 
 
 class DeskError(Exception):
@@ -90,17 +93,48 @@ class DeskError(Exception):
 Action = tuple[str, dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Control:
+    """One call-control button: the AMI action, its fields, and the targets it accepts (None: no target)."""
+
+    ami_action: str
+    fields: Callable[[str, str, str], dict[str, Any]]  # (target, caller channel, agent channel) -> fields
+    targets: Mapping[str, str] | None = None
+
+
+CONTROLS: dict[str, Control] = {
+    "hold": Control("Park", lambda _t, caller, agent: {
+        "Channel": caller, "TimeoutChannel": agent, "Timeout": PARK_TIMEOUT_MS}),
+    "transfer": Control("BlindTransfer", lambda t, _c, agent: {
+        "Channel": agent, "Context": TRANSFER_CONTEXT, "Exten": t}, TRANSFER_TARGETS),
+    "handoff": Control("Atxfer", lambda t, _c, agent: {
+        "Channel": agent, "Context": HANDOFF_CONTEXT, "Exten": t}, HANDOFF_NUMBERS),
+}
+
+
 def control_actions(action: str, target: str, *, caller_channel: str, agent_channel: str) -> list[Action]:
-    """The AMI actions for one call-control request."""
-    if action == "hold":
-        return [("Park", {"Channel": caller_channel, "TimeoutChannel": agent_channel, "Timeout": PARK_TIMEOUT_MS})]
-    if action == "transfer":
-        return [("BlindTransfer", {"Channel": agent_channel, "Context": TRANSFER_CONTEXT, "Exten": target})]
-    if action == "handoff":
-        if target not in HANDOFF_NUMBERS:
-            raise DeskError(422, "invalid_target", f"hand-off goes to one of {', '.join(HANDOFF_NUMBERS)}")
-        return [("Atxfer", {"Channel": agent_channel, "Context": HANDOFF_CONTEXT, "Exten": target})]
-    raise DeskError(422, "invalid_action", "action is one of hold, transfer, handoff")
+    """The AMI actions for one call-control request (DeskError 422 for an unknown action or target)."""
+    control = CONTROLS.get(action)
+    if control is None:
+        raise DeskError(422, "invalid_action", f"action is one of {', '.join(CONTROLS)}")
+    if control.targets is not None and target not in control.targets:
+        raise DeskError(422, "invalid_target", f"{action} goes to one of {', '.join(control.targets)}")
+    return [(control.ami_action, control.fields(target, caller_channel, agent_channel))]
+
+
+def ticket_choices(service: Any, language: str) -> dict[str, Any]:
+    """The ticket form's choices from the tickets configuration: {code: label} per field, and the category a
+    queue pre-fills (a complaints queue files a complaint, every other queue the first category)."""
+    cfg = service.cfg
+    categories = {c.code: c.name.get(language) for c in cfg.categories}
+    first = next(iter(categories), "")
+    return {
+        "categories": categories,
+        "topics": dict(cfg.topic_names(language)),
+        "districts": {d.code: d.name(language) for d in service.directory if d.group == "county"},
+        "departments": {d.code: d.name(language) for d in service.directory if d.group in DISPATCH_GROUPS},
+        "queue_category": {"complaints": "complaint" if "complaint" in categories else first, "": first},
+    }
 
 
 # ------------------------------------------------------------------ the daemon side
@@ -113,7 +147,6 @@ class DeskBackend(Protocol):
     def state(self, agent_id: str) -> dict[str, Any]: ...
     def set_state(self, agent_id: str, state: str, reason: str, by: str) -> dict[str, Any]: ...
     async def call_control(self, agent_id: str, action: str, target: str) -> dict[str, Any]: ...
-    async def save_note(self, agent_id: str, note: dict[str, Any]) -> dict[str, Any]: ...
     def agents(self) -> list[dict[str, Any]]: ...
 
 
@@ -128,12 +161,11 @@ class ActiveCall:
 class DaemonDesk:
     """`DeskBackend` on the running daemon (duck-typed: engine, ledger, ami, cfg, screenpop, clock)."""
 
-    def __init__(self, daemon: Any, notes_path: Path) -> None:
+    def __init__(self, daemon: Any) -> None:
         self.daemon = daemon
         self.hub: AgentHub = daemon.screenpop.hub
-        self.notes_path = notes_path
         self.calls: dict[str, ActiveCall] = {}  # agent id -> the call ringing at / talking with the agent
-        # True once the tickets API (callcenter/web/tickets_api.py) is mounted in this app: the form then posts there.
+        # True once the tickets API (callcenter/web/tickets_api.py) is mounted in this app: the form posts there.
         self.tickets_api = False
 
     # -- facts from the daemon (sync, on the loop thread)
@@ -184,30 +216,12 @@ class DaemonDesk:
         await self.daemon.ami_actions(actions)
         return {"ok": True, "action": action, "target": target, "call_id": call.call_id}
 
-    async def save_note(self, agent_id: str, note: dict[str, Any]) -> dict[str, Any]:
-        record = {"agent_id": agent_id, "saved_at": self.daemon.clock.now().isoformat(), **note}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        await asyncio.to_thread(_append, self.notes_path, line)
-        return {"ok": True, "call_id": note["call_id"], "stored": "call_note"}
-
     def agents(self) -> list[dict[str, Any]]:
         out = []
         for a in self.daemon.cfg.agents:
             st, reason = self.daemon.engine.agent_state(str(a.id))
             out.append({"agent_id": str(a.id), "name": a.name, "state": st.value, "reason": reason})
         return out
-
-
-def _append(path: Path, line: str) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(line)
-
-
-def tickets_api_available() -> bool:
-    """True once the tickets issue's HTTP API (callcenter/web/tickets_api.py) is in the tree."""
-    import importlib.util
-
-    return importlib.util.find_spec("callcenter.web.tickets_api") is not None
 
 
 # ------------------------------------------------------------------ request bodies
@@ -223,17 +237,6 @@ class CallBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["hold", "transfer", "handoff"]
     target: str = Field("", max_length=32, pattern=r"^[0-9A-Za-z_-]*$")
-
-
-class NoteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    call_id: str = Field(min_length=1, max_length=64)
-    category: str = Field(min_length=1, max_length=32)
-    topic: str = Field(min_length=1, max_length=100)
-    district: str = Field(min_length=1, max_length=32)
-    content: str = Field(min_length=1, max_length=4000)
-    department: str | None = Field(None, max_length=64)
-    dispatch: bool = False
 
 
 class LoginBody(BaseModel):
@@ -350,8 +353,12 @@ def _page(name: str, language: str, centre_name: str) -> str:
 
 
 def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str, centre_name: str,
-                   streams: StreamRegistry, limiter: LoginLimiter | None = None) -> list[BaseRoute]:
+                   streams: StreamRegistry, limiter: LoginLimiter | None = None,
+                   choices: Mapping[str, Any] | None = None) -> list[BaseRoute]:
+    """`choices`: the ticket form's choices (:func:`ticket_choices`); without them the form cannot be saved."""
     limiter = limiter or LoginLimiter()
+    form_choices = dict(choices or {"categories": {}, "topics": {}, "districts": {}, "departments": {},
+                                    "queue_category": {}})
     login_page = _page("login.html", language, centre_name)
     desk_page = _page("desk.html", language, centre_name)
 
@@ -518,38 +525,12 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
           502: {description: the PBX refused}
         """
         body: CallBody = await json_body(request, CallBody)
-        if body.action != "hold" and not body.target:
+        if CONTROLS[body.action].targets is not None and not body.target:
             raise WebError(422, "target_required", "transfer and hand-off need a target")
         try:
             result = await backend.call_control(agent_of(request), body.action, body.target)
         except DeskError as exc:
             raise WebError(exc.status, exc.slug, exc.detail) from None
-        return JSONResponse(result)
-
-    @requires(Role.AGENT)
-    async def save_note(request: Request) -> Response:
-        """Save the ticket form to the call (used until the tickets API is installed).
-        ---
-        requestBody:
-          content:
-            application/json:
-              schema:
-                type: object
-                required: [call_id, category, topic, district, content]
-                properties:
-                  call_id: {type: string, minLength: 1, maxLength: 64}
-                  category: {type: string, minLength: 1, maxLength: 32}
-                  topic: {type: string, minLength: 1, maxLength: 100}
-                  district: {type: string, minLength: 1, maxLength: 32}
-                  content: {type: string, minLength: 1, maxLength: 4000}
-                  department: {type: string, maxLength: 64}
-                  dispatch: {type: boolean}
-        responses:
-          200: {description: saved}
-          422: {description: invalid fields}
-        """
-        body: NoteBody = await json_body(request, NoteBody)
-        result = await backend.save_note(agent_of(request), body.model_dump())
         return JSONResponse(result)
 
     @requires(Role.AGENT, Role.SUPERVISOR)
@@ -563,10 +544,8 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
             "not_ready_reasons": list(AGENT_REASONS),
             "handoff": HANDOFF_NUMBERS,
             "transfer": TRANSFER_TARGETS,
-            "departments": list(DEFAULT_DEPARTMENTS),
-            "categories": list(CATEGORIES),
-            "districts": list(DISTRICTS),
-            "tickets_api": backend.tickets_api,
+            **form_choices,
+            "tickets_api": backend.tickets_api and choices is not None,
         })
 
     @requires(Role.SUPERVISOR, Role.ADMIN)
@@ -588,7 +567,6 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
         Route("/api/desk/state", get_state, methods=["GET"]),
         Route("/api/desk/state", set_state, methods=["POST"]),
         Route("/api/desk/call", call_control, methods=["POST"]),
-        Route("/api/desk/notes", save_note, methods=["POST"]),
         Route("/api/desk/options", options, methods=["GET"]),
         Route("/api/agents", agents, methods=["GET"]),
         Mount("/desk/static", StaticFiles(directory=ASSETS / "static"), name="desk-static"),

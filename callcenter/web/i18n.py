@@ -15,6 +15,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "html_lang": "en",
         "title": "Live wallboard",
         "today_rate": "Connection rate today",
+        # Appended to the rate labels when short abandons are excluded (centre.short_abandon_seconds > 0).
+        "excl_short": " (excl. abandons ≤ {n} s)",
         "target": "Target",
         "rate_1h": "Last 1 h",
         "rate_24h": "Last 24 h",
@@ -50,6 +52,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "html_lang": "zh-CN",
         "title": "实时监控大屏",
         "today_rate": "今日接通率",
+        "excl_short": "（不含{n}秒内放弃）",
         "target": "目标",
         "rate_1h": "近1小时",
         "rate_24h": "近24小时",

@@ -4,6 +4,12 @@ const $ = (id) => document.getElementById(id);
 let CSRF = "";
 let OPTIONS = {};
 let wrapTimer = null;
+let pendingTicket = null;  // the form, saved as soon as the call has ended (the ticket links the call record)
+let ticketNumber = "";  // created, not yet dispatched (a failed dispatch is retried without a second ticket)
+const TALKING = new Set(["reserved", "on_call"]);
+// Call-control buttons: button id -> [action, the select holding its target (none for hold)].
+const CONTROLS = {hold: ["hold", null], transfer: ["transfer", "transfer-target"],
+  handoff: ["handoff", "handoff-target"]};
 
 async function api(method, path, body) {
   const res = await fetch(path, {method, credentials: "same-origin",
@@ -14,11 +20,13 @@ async function api(method, path, body) {
   return {ok: res.ok, status: res.status, data};
 }
 
-function fill(select, values, label) {
+function fill(select, choices, blank) {  // choices: {value: label}
   select.textContent = "";
-  for (const v of values) {
+  const entries = Object.entries(choices || {});
+  if (blank) entries.unshift(["", ""]);
+  for (const [v, label] of entries) {
     const o = document.createElement("option");
-    o.value = v; o.textContent = label ? label(v) : v;
+    o.value = v; o.textContent = label;
     select.appendChild(o);
   }
 }
@@ -43,6 +51,7 @@ function showState(s) {
     pop.classList.remove("ringing");
     if (!$("ticket").dataset.callId) pop.hidden = true;
   }
+  if (!TALKING.has(s.state) && pendingTicket) { const body = pendingTicket; pendingTicket = null; submitTicket(body); }
 }
 
 function showOffer(p) {
@@ -78,10 +87,13 @@ function showOffer(p) {
   $("ticket").hidden = false;
   $("ticket").dataset.callId = p.call_id;
   $("t-call").value = p.call_id;
-  $("t-category").value = p.queue === "complaints" ? "投诉" : "咨询";
-  $("t-topic").value = p.queue_label || "";
+  const qc = OPTIONS.queue_category || {};
+  $("t-category").value = qc[p.queue] || qc[""] || "";
+  $("t-topic").value = "";
   $("t-content").value = (LANG === "zh" ? "来电人反映：" : "The caller reports: ");
   $("ticket-result").textContent = "";
+  pendingTicket = null;
+  ticketNumber = "";
 }
 
 function connect() {
@@ -103,25 +115,53 @@ async function control(action, target) {
   $("call-result").textContent = r.ok ? t("sent") : t(r.data.error || "error");
 }
 
-async function saveTicket(dispatch) {
-  const form = $("ticket-form");
-  if (!form.reportValidity()) return;
-  const body = {call_id: $("t-call").value, category: $("t-category").value, topic: $("t-topic").value,
-    district: $("t-district").value, content: $("t-content").value, department: $("t-department").value,
-    dispatch};
-  // The tickets API (tickets issue) when installed; until then the form is kept with the call record.
-  const path = OPTIONS.tickets_api ? "/api/tickets" : "/api/desk/notes";
-  const r = await api("POST", path, body);
+function showResult(text, cls) {
   const out = $("ticket-result");
-  if (r.ok) {
-    out.textContent = OPTIONS.tickets_api ? (dispatch ? t("dispatched") : t("saved")) : t("saved_note");
-    out.className = "saved";
-    $("ticket").dataset.callId = "";
-  } else {
-    out.textContent = (r.data.fields ? Object.entries(r.data.fields).map(([k, v]) => k + ": " + v).join("; ") : "")
-      || r.data.detail || t("error");
-    out.className = "error";
+  out.textContent = text;
+  out.className = cls;
+}
+
+function failure(r) {
+  return (r.data.fields ? Object.entries(r.data.fields).map(([k, v]) => k + ": " + v).join("; ") : "")
+    || r.data.detail || t("error");
+}
+
+function saveTicket(dispatch) {
+  if (!$("ticket-form").reportValidity()) return;
+  if (!OPTIONS.tickets_api) { showResult(t("no_tickets_api"), "error"); return; }
+  const body = {call_id: $("t-call").value, channel: "phone", category: $("t-category").value,
+    topic: $("t-topic").value, county: $("t-district").value, content: $("t-content").value,
+    department: $("t-department").value, dispatch};
+  if (TALKING.has($("state").dataset.state)) {  // the call record (and so the caller's number) comes at hang-up
+    pendingTicket = body;
+    showResult(t("saving_after_call"), "pending");
+    return;
   }
+  submitTicket(body);
+}
+
+async function submitTicket(body) {
+  const {department, dispatch, ...draft} = body;
+  if (!ticketNumber) {
+    let r;
+    for (let attempt = 0; ; attempt++) {  // the record is written a moment after the hang-up
+      r = await api("POST", "/api/tickets", draft);
+      const early = r.status === 422 && /no call record/.test(r.data.detail || "");
+      if (!early || attempt >= 10) break;
+      await new Promise((done) => setTimeout(done, 500));
+    }
+    if (!r.ok) { showResult(failure(r), "error"); return; }
+    ticketNumber = r.data.number;
+  }
+  if (dispatch && department) {
+    const r = await api("POST", "/api/tickets/" + encodeURIComponent(ticketNumber) + "/transition",
+      {action: "dispatch", department});
+    if (!r.ok) { showResult(ticketNumber + ": " + failure(r), "error"); return; }
+  }
+  showResult(ticketNumber + " " + (dispatch && department ? t("dispatched") : t("saved")), "saved");
+  $("ticket").dataset.number = ticketNumber;
+  $("ticket").dataset.callId = "";
+  ticketNumber = "";
 }
 
 async function main() {
@@ -130,17 +170,18 @@ async function main() {
   CSRF = me.data.csrf_token;
   $("who").textContent = me.data.display_name + " (" + (me.data.agent_id || me.data.role) + ")";
   OPTIONS = (await api("GET", "/api/desk/options")).data;
-  fill($("reason"), OPTIONS.not_ready_reasons, (r) => t("r_" + r));
-  fill($("transfer-target"), Object.keys(OPTIONS.transfer), (n) => OPTIONS.transfer[n]);
-  fill($("handoff-target"), Object.keys(OPTIONS.handoff), (n) => n + " " + OPTIONS.handoff[n]);
+  fill($("reason"), Object.fromEntries(OPTIONS.not_ready_reasons.map((r) => [r, t("r_" + r)])));
+  fill($("transfer-target"), OPTIONS.transfer);
+  fill($("handoff-target"), Object.fromEntries(Object.entries(OPTIONS.handoff).map(([n, l]) => [n, n + " " + l])));
   fill($("t-category"), OPTIONS.categories);
-  fill($("t-district"), OPTIONS.districts);
-  fill($("t-department"), [""].concat(OPTIONS.departments));
+  fill($("t-topic"), OPTIONS.topics, true);
+  fill($("t-district"), OPTIONS.districts, true);
+  fill($("t-department"), OPTIONS.departments, true);
   $("go-ready").addEventListener("click", () => setState("ready"));
   $("go-not-ready").addEventListener("click", () => setState("not_ready", $("reason").value));
-  $("hold").addEventListener("click", () => control("hold", ""));
-  $("transfer").addEventListener("click", () => control("transfer", $("transfer-target").value));
-  $("handoff").addEventListener("click", () => control("handoff", $("handoff-target").value));
+  for (const [button, [action, select]] of Object.entries(CONTROLS)) {
+    $(button).addEventListener("click", () => control(action, select ? $(select).value : ""));
+  }
   $("ticket-form").addEventListener("submit", (ev) => { ev.preventDefault(); saveTicket(false); });
   $("t-dispatch").addEventListener("click", () => saveTicket(true));
   $("logout").addEventListener("click", async () => { await api("POST", "/logout"); location.href = "/login"; });
