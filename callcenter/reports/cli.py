@@ -24,10 +24,11 @@ def add_report_commands(sub: Any) -> None:
         p.add_argument("--language", choices=["zh", "en"], default=None, help="default: centre.language")
 
     def tickets(p: argparse.ArgumentParser) -> None:
-        g = p.add_mutually_exclusive_group(required=True)
-        g.add_argument("--tickets", metavar="CSV", help="tickets exported as CSV (columns: see docs/metrics.md)")
-        g.add_argument("--seed", type=int, help="tickets simulated from the store's call records with this seed "
-                                                "(until the ticket store is wired in)")
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--tickets", metavar="CSV", help="tickets exported as CSV (columns: see docs/metrics.md) "
+                                                        "instead of the ticket store")
+        g.add_argument("--seed", type=int, help="tickets simulated from the store's call records with this seed, "
+                                                "instead of the ticket store (no tickets stored)")
 
     d = rsub.add_parser("daily", help="a day's connection rate by hour against the target, and why hours fell short")
     d.add_argument("--date", default=None, help="YYYY-MM-DD (default: yesterday in the centre's time zone)")
@@ -51,7 +52,8 @@ def add_report_commands(sub: Any) -> None:
     tickets(t)
     t.set_defaults(func=topics_main)
 
-    s = rsub.add_parser("seed-month", help="write a seeded simulated month of calls (and agent states) to a database")
+    s = rsub.add_parser("seed-month", help="write a seeded simulated month of calls, agent states and tickets "
+                                           "to a database")
     s.add_argument("--month", required=True, help="YYYY-MM")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--config", default=DEFAULT_CONFIG)
@@ -131,12 +133,28 @@ def _ticket_rows(args: argparse.Namespace, cfg: Any, since: datetime, until: dat
 
     if args.tickets:
         return CsvTicketSource(args.tickets).tickets(since, until)
+    if args.seed is None:  # the ticket store: the same database as the calls
+        return _store_tickets(args, cfg, since, until)
     # Seeded: tickets from the calls of the calendar months that hold the period.
     tz = ZoneInfo(cfg.centre.timezone)
     first = since.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     with Store(cfg.database.url) as store:
         records = store.records(first.astimezone(UTC), until + timedelta(days=1))
     return ListTicketSource(seeded_tickets(records, args.seed)).tickets(since, until)
+
+
+def _store_tickets(args: argparse.Namespace, cfg: Any, since: datetime, until: datetime) -> list[Any]:
+    from callcenter.reports.store_tickets import Names, StoreTicketSource
+    from tickets.store import Store
+
+    names = Names.from_config(cfg, cfg.centre.language, Path(args.config).resolve().parent)
+    with Store(cfg.database.url, create=False) as store:
+        from sqlalchemy import inspect
+
+        if not inspect(store.engine).has_table("tickets"):
+            raise SystemExit(f"error: no ticket table in {store!r}: run `callcenter tickets migrate` or "
+                             "`callcenter report seed-month`, or pass --tickets CSV / --seed N")
+        return list(StoreTicketSource(store.engine, names).tickets(since, until))
 
 
 def departments_main(args: argparse.Namespace) -> int:
@@ -175,22 +193,31 @@ def topics_main(args: argparse.Namespace) -> int:
 
 
 def seed_month_main(args: argparse.Namespace) -> int:
-    from callcenter.reports.month import simulate_month
-    from callcenter.reports.tickets import seeded_tickets, write_csv
-    from metrics.agentlog import AgentLog
+    from callcenter.reports.month import month_bounds, simulate_month
+    from callcenter.reports.seed import write_month
+    from callcenter.reports.store_tickets import Names, StoreTicketSource
+    from callcenter.reports.tickets import write_csv
+    from tickets.deadlines import WorkCalendar
     from tickets.store import Store
 
     cfg = _config(args)
     year, month = _parse_month(args.month)
     sim = simulate_month(cfg, year, month, args.seed)
+    overrides = dict.fromkeys(cfg.holidays.days_off, False) | dict.fromkeys(cfg.holidays.working_days, True)
+    calendar = WorkCalendar.china(cfg.centre.timezone, overrides)
+    working_days = {c.code: c.working_days for c in cfg.tickets.categories}
     with Store(cfg.database.url) as store:
-        new = store.write_batch(sim.records)
-        AgentLog(store.engine).write(sim.intervals)
-    print(f"{len(sim.records)} call records ({new} new), {len(sim.intervals)} agent state intervals")
+        res = write_month(store, sim, calendar, args.seed,
+                          prefix=cfg.tickets.number_prefix, working_days=working_days)
+        if args.tickets_csv:
+            names = Names.from_config(cfg, cfg.centre.language, Path(args.config).resolve().parent)
+            rows = StoreTicketSource(store.engine, names).tickets(*month_bounds(year, month, cfg.centre.timezone))
+    print(f"{res.records} call records ({res.new_records} new), {res.intervals} agent state intervals")
+    print(f"{res.tickets} new tickets ({res.events} history lines)")
     for inc in sim.incidents:
         print(f"  incident: {inc.kind} on {inc.day} {inc.start_hour:02d}-{inc.end_hour:02d}h "
               f"{' '.join(inc.agents)}".rstrip())
     if args.tickets_csv:
-        n = write_csv(seeded_tickets(sim.records, args.seed), args.tickets_csv)
+        n = write_csv(rows, args.tickets_csv)
         print(f"{n} tickets -> {args.tickets_csv}")
     return 0

@@ -5,6 +5,8 @@ Over tickets created in the month (any `TicketSource`):
 - on-time closure rate = tickets closed no later than their due time / tickets judged, where a ticket
   still open whose due time is after `as_of` is not judged yet (pending);
 - reply rate = tickets with a reply to the citizen / tickets;
+- a ticket counts for the units it names: one answered on the spot (no department) is not in the
+  department ranking, one without a county not in the district ranking;
 - satisfaction rate = (satisfied + basically satisfied) / tickets surveyed;
 - score = sum of weight x rate (a rate with no data counts 0); weights are printed in the report.
 Units with fewer than `min_tickets` tickets are listed but not ranked. The same month and `as_of`
@@ -86,10 +88,14 @@ def rank(tickets: Iterable[TicketRow], group: str, as_of: datetime, weights: dic
         raise ValueError(f"group must be one of {GROUPS}")
     acc: dict[str, list[int]] = {}
     for t in tickets:
-        a = acc.setdefault(getattr(t, group), [0, 0, 0, 0, 0, 0])
+        key = getattr(t, group)
+        if not key:  # not given to a unit of this group (answered on the spot, no county): not ranked here
+            continue
+        a = acc.setdefault(key, [0, 0, 0, 0, 0, 0])
         a[0] += 1
-        closed_in_time = t.closed_at is not None and t.closed_at <= t.due_at
-        if t.closed_at is not None or t.due_at <= as_of:  # else pending: not judged yet
+        # No deadline (never dispatched): judged once closed, and then in time.
+        closed_in_time = t.closed_at is not None and (t.due_at is None or t.closed_at <= t.due_at)
+        if t.closed_at is not None or (t.due_at is not None and t.due_at <= as_of):  # else pending
             a[1] += 1
             a[2] += closed_in_time
         a[3] += t.replied_at is not None

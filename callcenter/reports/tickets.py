@@ -1,11 +1,12 @@
 """What the department ranking and the hot-topics report need of a ticket (工单), and two sources.
 
-The ticket store arrives with another issue; the reports are built against `TicketRow` and
-`TicketSource` below, so that store only has to offer these fields. Until then:
+The reports are built against `TicketRow` and `TicketSource` below. Sources:
+- the ticket store (tickets/ticket_models.py): `callcenter/reports/store_tickets.py`, the default;
 - `CsvTicketSource` reads an export (one row per ticket, the columns of `CSV_COLUMNS`);
-- `seeded_tickets` makes tickets from a seeded simulated month of calls (callcenter/reports/month.py):
-  a share of the answered calls become tickets, handled by departments of seeded quality, with one
-  county's ride-hailing complaints rising in the second half of the month.
+- `seeded_tickets` makes tickets from a seeded simulated month of calls (callcenter/reports/month.py)
+  without any ticket store (`--seed`): a share of the answered calls become tickets, handled by
+  departments of seeded quality, with one county's ride-hailing complaints rising in the second half of
+  the month. `report seed-month` writes real tickets into the store instead (callcenter/reports/seed.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class TicketRow(Protocol):
     @property
     def content(self) -> str: ...  # the citizen's request in their words (Chinese)
     @property
-    def due_at(self) -> datetime: ...
+    def due_at(self) -> datetime | None: ...  # None: no department deadline (answered on the spot)
     @property
     def closed_at(self) -> datetime | None: ...
     @property
@@ -69,7 +70,7 @@ class Ticket:
     district: str
     department: str
     content: str
-    due_at: datetime
+    due_at: datetime | None
     closed_at: datetime | None
     replied_at: datetime | None
     satisfaction: str | None

@@ -52,8 +52,17 @@
     if (el.textContent !== value) el.textContent = value;
   }
 
+  // With short abandons excluded the rates are not the plain ones: every rate label says so.
+  const RATE_LABELS = { "label-today": S.today_rate, "label-1h": S.rate_1h, "label-24h": S.rate_24h };
+  function renderRateLabels(snap) {
+    const n = snap.short_abandon_seconds || 0;
+    const suffix = n > 0 ? S.excl_short.replace("{n}", String(n)) : "";
+    for (const id in RATE_LABELS) text(id, RATE_LABELS[id] + suffix);
+  }
+
   function renderCentre(snap) {
     const c = snap.centre, target = snap.target;
+    renderRateLabels(snap);
     text("clock", clockOf(snap.now));
     text("rate-today", fmtRate(c.connection_rate));
     setRateClass($("tile-today"), rateClass(c.connection_rate, target));
@@ -210,6 +219,7 @@
   let last = null;
   function render(snap) {
     last = snap;
+    document.body.dataset.now = snap.now || ""; // which snapshot is shown (tests wait for a recent one)
     $("banner-ami").hidden = snap.ami_connected !== false;
     renderCentre(snap);
     renderQueues(snap);
