@@ -39,6 +39,7 @@ from asterisk.ami.tracker import (
     CallTracker,
     RouteResult,
 )
+from callcenter.cdr_import import Fate
 from callcenter.clock import Clock
 from callcenter.engine_config import engine_config_from, shift_rules_from
 from callcenter.ledger import CallEntry, CallLedger
@@ -102,6 +103,10 @@ class RedirectCaller:
     context: str
 
 
+#: AMI events of a completed transfer (the caller goes on without the agent); see asterisk/sim/transfer.py
+TRANSFER_EVENTS = frozenset({"BlindTransfer", "AttendedTransfer"})
+
+
 @dataclass
 class DaemonStats:
     ami_events: int = 0
@@ -139,6 +144,11 @@ class Daemon:
         spool = Path(spool_dir or ".") / f"callcenter-spool-{db_key}.jsonl"
         self.writer = RecordWriter(self.store, spool)
         self.tickets, self.ticket_timers = self._tickets(cfg)
+        from tickets.survey import SurveyRecorder
+
+        #: after-call and follow-up survey answers onto their tickets (tickets/survey.py), off the AGI session
+        self.surveys = SurveyRecorder(self.tickets)
+        self.sms_replies: Any = None  # SMS follow-up replies (callcenter/web/twilio.py), with tickets.twilio
         self.live = LiveStats(
             target=cfg.centre.connection_rate_target,
             tz=cfg.centre.timezone,
@@ -169,6 +179,7 @@ class Daemon:
             ping_interval=cfg.ami.ping_interval,
             on_login=self.resync.run,
             ssl_context=ami_ssl_context(cfg),
+            max_message=cfg.ami.max_message,
         )
         self.registry.register(ResyncCollector(self.resync.stats, self.ami.stats, self.tracker))
         collector.ami = self.ami.stats
@@ -237,6 +248,7 @@ class Daemon:
             tasks.append(tg.create_task(self.agent_log_writer.run(), name="agent-log"))
             tasks.append(tg.create_task(self.screenpop.run(), name="screenpop"))
             tasks.append(tg.create_task(self.ticket_timers.run(), name="ticket-timers"))
+            tasks.append(tg.create_task(self.surveys.run(), name="ticket-surveys"))
             if self.mqtt_stats is not None:
                 tasks.append(tg.create_task(self.mqtt_stats.run(), name="mqtt-stats"))
             await self.agi.wait_listening()
@@ -252,6 +264,9 @@ class Daemon:
                 t.cancel()
             await asyncio.wait(intake)
             await self.writer.close()
+            with contextlib.suppress(TimeoutError):  # survey answers still on their way to tickets
+                async with asyncio.timeout(5):
+                    await self.surveys.join()
             for iv in self.agent_timeline.open_intervals(self.clock.now()):
                 self.agent_log_writer.submit(iv)
             await self.agent_log_writer.flush()
@@ -319,6 +334,19 @@ class Daemon:
             if handler is not None:
                 self.stats.facts += 1
                 handler(fact)
+        if msg.name in TRANSFER_EVENTS:
+            self._transferred(msg, at)
+
+    def _transferred(self, msg: Message, at: datetime) -> None:
+        """The agent blind-transferred the caller to a department or handed them off to 110/119/120/122:
+        the agent's talk ends now (wrap-up follows); the record closes at the caller's hang-up, answered."""
+        call_id = msg.get("TransfereeUniqueid") or ""
+        if msg.get("Result") != "Success" or call_id not in self.ledger.calls:
+            return
+        log.info("call %s: %s to %s", call_id, msg.name,
+                 msg.get("Extension") or msg.get("TransferTargetChannel") or "?")
+        if self.ledger.talk_ended(call_id, at) and self.engine.call_state(call_id) is not None:
+            self._engine(CallEnded(at=at, call_id=call_id))
 
     def _call_started(self, f: CallStarted) -> None:
         self.journal_save(self.ledger.started(
@@ -394,6 +422,7 @@ class Daemon:
         self.stats.records += 1
         self.writer.submit(record)
         self.journal.close_call(record, self.ledger.calls.values())
+        self.resync.recorded(record.call_id)
         self.offer_generation.pop(record.call_id, None)
         self.live.add_record(record)
 
@@ -419,6 +448,41 @@ class Daemon:
     def close_gone(self, call_id: str, now: datetime) -> None:
         """Asterisk no longer has the call: close it now, as if its Hangup had arrived (cause unknown)."""
         self._call_hung_up(CallHungUp(now, call_id, call_id, 0, "resync"), resync=True)
+
+    def close_from_cdr(self, call_id: str, fate: Fate) -> None:
+        """Asterisk's CDRs say how a call ended that the daemon could not see end: the ACD lets it go,
+        the record says what the CDRs say (answered by whom; or where the caller was), times from them."""
+        e = self.ledger.calls.get(call_id)
+        if e is None:
+            return
+        now = self.clock.now()
+        state = self.engine.call_state(call_id)
+        if fate.phase == "answered" and state == "ringing" and e.offer_agent == fate.agent:
+            self._agent_answered(AgentAnswered(now, call_id, ""))  # the agent did talk: wrap-up as usual
+            state = self.engine.call_state(call_id)
+            if e.answered_at is not None and fate.answered_at is not None:  # when it happened, not when heard
+                e.answered_at = max(min(e.answered_at, fate.answered_at), e.offered_at or e.answered_at)
+        if state == "talking":
+            self._engine(CallEnded(at=now, call_id=call_id))
+        elif state is not None:
+            self._engine(CallLeft(at=now, call_id=call_id))
+        if e.answered_at is None and fate.phase in ("answered", "ringing", "queue"):
+            e.queue = e.queue or self.cfg.queues[0].name
+            e.queued_at = e.queued_at or e.entered_at
+            if fate.phase == "queue":
+                e.offer_agent, e.ringing = None, False
+            elif not e.ringing or fate.phase == "answered":
+                e.offer_agent = fate.agent or e.offer_agent
+                e.ringing, e.offers = True, e.offers + (0 if e.ringing else 1)
+                e.offered_at = e.offered_at or e.queued_at
+            if fate.phase == "answered":
+                e.agent_id = fate.agent
+                e.answered_at = max(fate.answered_at or fate.ended_at, e.offered_at or e.queued_at)
+        elif fate.phase == "fallback" and e.answered_at is None:
+            e.fallback = True
+        if e.answered_at is not None:
+            self.ledger.talk_ended(call_id, fate.talk_ended_at or fate.ended_at)
+        self._call_hung_up(CallHungUp(fate.ended_at, call_id, call_id, 0, "cdr"), resync=True)
 
     def requeue(self, entry: CallEntry, entered: datetime, now: datetime) -> None:
         """A caller on hold the engine does not know: back in the queue at the original place."""
@@ -542,7 +606,7 @@ class Daemon:
         from callcenter.web.desktop import DaemonDesk
 
         self.screenpop = ScreenPop(self.cfg.mqtt, store_history_source(self.store))
-        self.desk = DaemonDesk(self, state_dir / "callcenter-notes.jsonl")
+        self.desk = DaemonDesk(self)
         self.users = UserDirectory.from_config(self.cfg)
         self.config_editor = ConfigEditor(self.cfg, AuditLog(state_dir / "callcenter-audit.jsonl"),
                                           state_dir / "config-edits.yaml")
@@ -565,22 +629,27 @@ class Daemon:
 
     def _web_extensions(self) -> dict[str, Any]:
         from callcenter.web.admin import admin_routes
-        from callcenter.web.desktop import desktop_routes
+        from callcenter.web.desktop import desktop_routes, ticket_choices
         from callcenter.web.tickets_api import tickets_routes
 
         lang, name = self.cfg.centre.language, self.cfg.centre.name
         secret = self.cfg.web.session_secret
+        self.desk.tickets_api = True  # the tickets routes are mounted below: the desk's form posts there
+        choices = ticket_choices(self.tickets, lang)
         return {
             "extra_routes": lambda streams: [
-                *desktop_routes(self.desk, self.users, language=lang, centre_name=name, streams=streams),
+                *desktop_routes(self.desk, self.users, language=lang, centre_name=name, streams=streams,
+                                choices=choices),
                 *admin_routes(self.config_editor, language=lang, centre_name=name),
                 *self._ivr_routes(),
                 *tickets_routes(self.tickets, now=self.clock.now, language=lang, centre_name=name),
+                *self._sms_routes(),
             ],
             "users": self.users,
             "session_secret": secret.get_secret_value() if secret is not None else None,
             "session_hours": self.cfg.web.session_hours,
             "cookie_secure": self.cfg.web.cookie_secure,
+            "max_body": self.cfg.web.max_body,
         }
 
     def _ivr_routes(self) -> list[Any]:
@@ -596,6 +665,17 @@ class Daemon:
                                               language=self.cfg.centre.language, public_url=tw.public_url,
                                               sound_base_url=tw.sound_base_url))
         return routes
+
+    def _sms_routes(self) -> list[Any]:
+        """POST /twilio/sms: follow-up (回访) replies by SMS, when tickets.twilio is configured."""
+        tw = self.cfg.tickets.twilio
+        if tw is None:
+            return []
+        from callcenter.web.twilio import SmsReplies, sms_routes
+
+        self.sms_replies = SmsReplies(self.tickets, tw.auth_token, tw.webhook_url, clock=self.clock.now,
+                                      language=self.cfg.centre.language)
+        return sms_routes(self.sms_replies)
 
     def agent_command(self, agent_id: str, state: str, reason: str, by: str) -> None:
         """Ready / not ready / log out from the agent desktop; raises DeskError when the ACD refuses."""
@@ -696,10 +776,27 @@ class Daemon:
                 raise result
 
     # ------------------------------------------------------------------ FastAGI in
+    @staticmethod
+    async def _followup_ticket(session: AgiSession) -> str | None:
+        from asterisk.agi.protocol import AgiCommandError
+
+        try:
+            return await session.get_variable("CC_TICKET") or None
+        except AgiCommandError:  # not readable: the answer is matched by the call's linked tickets instead
+            return None
+
     async def _agi_session(self, session: AgiSession) -> None:
         self.stats.ivr_sessions += 1
+        survey = session.script.endswith("survey")
+        # A follow-up call (回访) names its ticket; read before the survey, while the channel is surely up.
+        ticket = await self._followup_ticket(session) if survey else None
         # The menu (current version, hot-reloadable) or the after-call survey: ivr/service.py.
-        await self.ivr.agi_session(session, self.ledger)
+        result = await self.ivr.agi_session(session, self.ledger)
+        if survey and result is not None and result.data.satisfaction is not None:
+            from tickets.survey import SurveyAnswer, survey_scores
+
+            self.surveys.submit(SurveyAnswer(session.uniqueid, result.data.satisfaction,
+                                             survey_scores(self.ivr.current().survey), self.clock.now(), ticket))
 
 
 def ami_ssl_context(cfg: Config) -> ssl.SSLContext | None:

@@ -115,6 +115,15 @@ def print_summary(summary: dict[str, Any], zh: bool) -> None:
         ("longest wait", "最长等待", sec(summary["longest_wait_seconds"])),
         ("call records", "通话记录", f"{summary['records']} in {summary['database']}"),
     ]
+    tickets = summary.get("tickets")
+    if tickets is not None:
+        states = ", ".join(f"{k} {v}" for k, v in tickets["by_state"].items())
+        rows += [
+            ("tickets", "工单", f"{tickets['tickets']} for {tickets['answered_calls_with_ticket']} of "
+                                f"{tickets['answered_calls']} answered calls ({states})"),
+            ("tickets due (today / 3 working days)", "到期工单（今日/3个工作日内）",
+             f"{tickets['due_or_overdue']} / {tickets['due_within_3_working_days']}"),
+        ]
     print("\nSummary / 汇总" if zh else "\nSummary")
     for en, cn, value in rows:
         label = f"{cn} {en}" if zh else en
@@ -145,8 +154,9 @@ def without_roster(cfg: Config) -> Config:
 async def demo_main(args: argparse.Namespace) -> int:
     from asterisk.sim import PbxSimulator
     from callcenter.daemon import Daemon
-    from callcenter.simwire import sim_config_for_daemon
+    from callcenter.simwire import DemoChoices, DemoDesk, sim_config_for_daemon, ticket_summary
     from config.loader import ConfigError, load_config
+    from tickets.survey import survey_scores
 
     try:
         cfg = load_config(args.config)
@@ -189,6 +199,11 @@ async def demo_main(args: argparse.Namespace) -> int:
                     await asyncio.sleep(0.25)
 
             ticker = tg.create_task(show_progress(), name="demo-progress")
+            # The demo's agents file a ticket for each answered call, in batches off the routing path.
+            choices = DemoChoices(cfg, daemon.tickets.directory, survey_scores(daemon.ivr.current().survey))
+            desk = DemoDesk(daemon.tickets, choices, args.seed, since=clock.origin - timedelta(seconds=1),
+                            clock=clock.now, people=frozenset(args.interactive_agent))
+            filing = tg.create_task(desk.run(), name="demo-tickets")
             try:
                 await sim.run_load(calls=args.calls)
                 # Every call the simulator ended must reach the store before the summary.
@@ -198,11 +213,16 @@ async def demo_main(args: argparse.Namespace) -> int:
                 await daemon.writer.flush()
             finally:
                 ticker.cancel()
+                desk.stop()
                 progress.end()
+            await filing
+            await desk.catch_up()  # the calls stored since the last batch
             wall = time.monotonic() - started
             records = await asyncio.to_thread(daemon.store.records, clock.origin - timedelta(seconds=1))
             summary = build_summary(records, database=mask_url(cfg.database.url), wall_seconds=wall,
                                     speed=args.speed, target=cfg.centre.connection_rate_target)
+            answered = [r.call_id for r in records if r.outcome is Outcome.ANSWERED]
+            summary["tickets"] = await asyncio.to_thread(ticket_summary, daemon.tickets, answered, clock.now())
             print_summary(summary, zh)
             if args.summary_json:
                 text = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"

@@ -498,6 +498,31 @@ class TicketService:
         action = Action.FOLLOW_UP_UNSATISFIED if satisfaction == "unsatisfied" else Action.FOLLOW_UP_SATISFIED
         return self.transition(number, action, system, at, satisfaction=satisfaction, note=note or satisfaction)
 
+    def record_survey(self, number: str, satisfaction: str, at: datetime, note: str) -> TicketView:
+        """An after-call survey answer about `number` (tickets/survey.py). On a resolved ticket it is the
+        citizen's verdict on the result, so it counts as the follow-up (unsatisfied reopens it); on a ticket
+        still being handled it rates the call, not the department's work: only a history line, so the
+        department's satisfaction figures (reports) are not charged with the agent's service."""
+        system = Viewer(access.Role.SYSTEM, user="survey")
+        view = self.get(number, system)
+        if view.state is TicketState.RESOLVED:
+            return self.record_follow_up(number, satisfaction, at, note=note)
+        if not view.is_open:
+            return view
+        with self.store.engine.begin() as conn:
+            row = self._row(conn, number, system)
+            self._apply(conn, row, {}, at, None)
+            self._log(conn, row.id, at, system, "survey", row.state, TicketState(row.state), row.department,
+                      f"{satisfaction}: {note}")
+        return self.get(number, system)
+
+    def tickets_of_call(self, call_id: str) -> list[str]:
+        """Numbers of the tickets linked to a call, oldest first."""
+        query = (select(T.c.number).join(CALLS, CALLS.c.ticket_id == T.c.id).where(CALLS.c.call_id == call_id)
+                 .order_by(T.c.id))
+        with self.store.engine.connect() as conn:
+            return [str(n) for (n,) in conn.execute(query)]
+
     def awaiting_reply(self, caller_number: str) -> str | None:
         """The number of the caller's latest resolved ticket already asked (an SMS reply answers it)."""
         query = (select(T.c.number).where(T.c.caller_number == caller_number, T.c.is_open.is_(True),

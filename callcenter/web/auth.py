@@ -56,7 +56,7 @@ PUBLIC_PATHS = frozenset({
     "/", "/api/stats", "/api/stats/stream", "/metrics", "/healthz", "/login", "/openapi.json",
     "/desk/static", "/admin/static",
     # Twilio webhooks are checked by their X-Twilio-Signature (403 otherwise), not by a login.
-    "/twilio/voice", "/twilio/status",
+    "/twilio/voice", "/twilio/status", "/twilio/sms",
 })
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults

@@ -11,10 +11,15 @@ held between requests (a call keeps the menu version it started on). Commands be
 ``<Say>`` the prompt text (or ``<Play>`` the sound file under ``sound_base_url``; Twilio plays verbs in
 order, so the run is told ``Played`` at once), Collect -> ``<Gather>`` + a ``<Redirect>`` for the timeout,
 Record -> ``<Record>``, Enqueue -> ``<Enqueue>``, Transfer -> ``<Dial>``, HangupCall -> ``<Hangup>``.
+
+``/twilio/sms`` takes the citizen's SMS reply to a follow-up (回访): signed like the voice webhooks (against
+``tickets.twilio.webhook_url``), the digit goes onto the sender's ticket awaiting a reply (unsatisfied
+reopens it to its department), and a ``<Message>`` answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -228,3 +233,110 @@ def twilio_routes(ivr: TwilioIvr) -> list[BaseRoute]:
 
 class _Refused(Exception):
     pass
+
+
+# -- SMS follow-up replies (回访 by SMS) -----------------------------------------------------------------
+
+SMS_PATH = "/twilio/sms"
+SMS_TEXT = {
+    "zh": {"thanks": "感谢您的评价。", "reopened": "感谢您的评价，您的工单{number}已退回承办单位重新办理。",
+           "unknown": "未找到等待您评价的工单。如需帮助请拨打12345。",
+           "invalid": "请回复数字评价：1 满意，2 基本满意，3 不满意。"},
+    "en": {"thanks": "Thank you for your feedback.",
+           "reopened": "Thank you. Your request {number} has been sent back to the department to be handled again.",
+           "unknown": "We found no request waiting for your reply. Call 12345 if you need help.",
+           "invalid": "Please reply with a digit: 1 satisfied, 2 mostly satisfied, 3 not satisfied."},
+}
+
+
+def caller_forms(number: str) -> list[str]:
+    """The forms a ticket may hold the sender's number in: Twilio sends E.164 (+8613900001111), Asterisk
+    the national number (13900001111)."""
+    forms = [number]
+    bare = number.removeprefix("+")
+    if bare != number:
+        forms.append(bare)
+    for prefix in ("+86", "0086"):
+        if number.startswith(prefix):
+            forms.append(number[len(prefix):])
+    return forms
+
+
+class SmsReplies:
+    """Follow-up replies by SMS: the signature (tickets.followup.verify_twilio_reply against the configured
+    public URL), the digit (tickets.followup.parse_reply), the sender's ticket awaiting a reply, the verdict
+    on it (an unsatisfied one reopens it to its department); TwiML <Message> back. Counts every drop."""
+
+    def __init__(self, service: Any, token: SecretStr, webhook_url: str, *, clock: Callable[[], datetime],
+                 language: str = "zh") -> None:
+        self.service = service
+        self._token = token
+        self.webhook_url = webhook_url
+        self.clock = clock
+        self.language = language if language in SMS_TEXT else "en"
+        self.refused = 0  # bad signature (403)
+        self.invalid = 0  # no digit we know
+        self.unmatched = 0  # no ticket of that number awaits a reply
+        self.recorded = 0
+
+    def __repr__(self) -> str:
+        return f"SmsReplies(webhook_url={self.webhook_url!r}, recorded={self.recorded}, refused={self.refused})"
+
+    def valid(self, params: dict[str, str], signature: str) -> bool:
+        from tickets.followup import verify_twilio_reply
+
+        return bool(signature) and verify_twilio_reply(self._token.get_secret_value(), self.webhook_url, params,
+                                                       signature)
+
+    def _message(self, key: str, **values: str) -> str:
+        from twilio.twiml.messaging_response import MessagingResponse
+
+        response = MessagingResponse()
+        response.message(SMS_TEXT[self.language][key].format(**values))
+        return str(response)
+
+    def answer(self, params: dict[str, str]) -> str:
+        """The reply's effect (blocking: the store), as TwiML."""
+        from tickets.followup import parse_reply
+        from tickets.service import TicketError
+        from tickets.workflow import WorkflowError
+
+        satisfaction = parse_reply(params.get("Body", ""))
+        if satisfaction is None:
+            self.invalid += 1
+            return self._message("invalid")
+        number = None
+        for form in caller_forms(params.get("From", "").strip()):
+            number = self.service.awaiting_reply(form) if form else None
+            if number is not None:
+                break
+        if number is None:
+            self.unmatched += 1
+            log.info("SMS reply with no ticket awaiting it dropped")
+            return self._message("unknown")
+        try:
+            self.service.record_follow_up(number, satisfaction, self.clock(), note="SMS reply")
+        except (TicketError, WorkflowError) as exc:  # answered or moved meanwhile (a repeated reply)
+            self.unmatched += 1
+            log.info("SMS reply for %s not recorded: %s", number, exc)
+            return self._message("unknown")
+        self.recorded += 1
+        return self._message("reopened" if satisfaction == "unsatisfied" else "thanks", number=number)
+
+
+def sms_routes(replies: SmsReplies) -> list[BaseRoute]:
+    async def sms(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "body_too_large", "detail": f"at most {MAX_BODY} bytes"}, status_code=413)
+        params = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        if not replies.valid(params, request.headers.get("x-twilio-signature", "")):
+            replies.refused += 1
+            log.warning("Twilio SMS reply from %s refused: bad signature",
+                        request.client.host if request.client else "?")
+            return JSONResponse({"error": "bad_signature", "detail": "X-Twilio-Signature does not match"},
+                                status_code=403)
+        twiml = await asyncio.to_thread(replies.answer, params)
+        return Response(twiml, media_type="application/xml")
+
+    return [Route(SMS_PATH, sms, methods=["POST"])]
