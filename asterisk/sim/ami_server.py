@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 import re
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -142,9 +143,18 @@ class AmiServer:
         self.frozen = False
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._client, self.config.ami_host, self.config.ami_port)
+        self._server = await asyncio.start_server(self._client, self.config.ami_host, self.config.ami_port,
+                                                  ssl=self._tls())
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """manager.conf ``tlsenable=yes``: the same protocol inside TLS (Asterisk's TLS port, 5039 by custom)."""
+        if self.config.ami_tls_cert is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.config.ami_tls_cert, self.config.ami_tls_key)
+        return ctx
 
     async def close(self) -> None:
         if self._server is not None:

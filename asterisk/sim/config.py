@@ -173,6 +173,9 @@ class SimConfig(BaseModel):
 
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(default=5038, ge=0, le=65535)
+    #: AMI over TLS as manager.conf's tlsenable/tlscertfile/tlsprivatekey set it (PEM paths); None: plain TCP
+    ami_tls_cert: str | None = None
+    ami_tls_key: str | None = None
     users: tuple[AmiUser, ...] = Field(default_factory=_default_users)
     agi_url: str = "agi://127.0.0.1:4573/ivr"
     speed: float = Field(default=1.0, gt=0)
