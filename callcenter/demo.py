@@ -107,8 +107,10 @@ def print_summary(summary: dict[str, Any], zh: bool) -> None:
     rows = [
         ("offered to agents", "进入人工队列", str(summary["offered"])),
         ("answered", "人工接通", str(summary["answered"])),
-        ("abandoned", "放弃", f"{summary['abandoned']} (IVR {summary['abandoned_ivr']}, queue "
-                                f"{summary['abandoned_queue']}, ringing {summary['abandoned_ringing']})"),
+        # Abandoned counts callers offered to agents (queue, ringing); IVR hang-ups were never offered.
+        ("abandoned", "放弃", f"{summary['abandoned']} (queue {summary['abandoned_queue']}, ringing "
+                                f"{summary['abandoned_ringing']}); hung up in the IVR 语音导航中挂机 "
+                                f"{summary['abandoned_ivr']}"),
         ("connection rate", "接通率", f"{pct(summary['connection_rate'])} (target {pct(summary['target'])})"),
         ("answered within 15 s", "15秒内应答率", pct(summary["answered_within_15s_rate"])),
         ("average speed of answer", "平均应答时长", sec(summary["asa_seconds"])),
