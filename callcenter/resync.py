@@ -120,10 +120,12 @@ class LiveChannel:
     @property
     def stage(self) -> Live | None:
         """None: not a caller channel of the call-center dialplan (an agent leg, another call)."""
+        if self.context == "cc-incoming":
+            # Only citizens' calls enter [cc-incoming]; one caught before its Set(CC_INCOMING=1) (NoOp,
+            # Answer come first) is a caller all the same, else its fallback and hang-up go unrecorded.
+            return Live.IVR
         if self.context not in CALL_CONTEXTS or (self.variables and self.var("CC_INCOMING") != "1"):
             return None
-        if self.context == "cc-incoming":
-            return Live.IVR
         if self.context == "cc-hold":
             return Live.HOLD
         if self.context == "cc-route":

@@ -55,7 +55,7 @@ async def _burst_with(tmp_path: Path, fault: str, times: int, calls: int = 60,
                 load.cancel()
         await settle(d, sim)
         v = verdict(d, sim)
-        v.assert_clean()
+        v.assert_clean(f"AMI {fault}", times, flying)
         assert v.calls == calls
         assert d.resync.stats.runs >= times + 1  # the first login resyncs too
         assert d.resync.stats.failures == 0
@@ -115,6 +115,15 @@ def test_plan_closes_gone_adopts_unknown_and_moves_known() -> None:
         (Kind.CLOSE, "gone"), (Kind.QUEUE, "held"), (Kind.RING_FAILED, "rang"),
         (Kind.ANSWERED, "talk"), (Kind.ADOPT, "new"),
     }
+
+
+def test_caller_caught_before_it_is_marked_incoming_is_adopted() -> None:
+    """[cc-incoming] runs NoOp and Answer before Set(CC_INCOMING=1): a snapshot taken then still shows a
+    caller (its fallback and hang-up must be recorded); an agent leg in [cc-route] without the mark is not."""
+    early = LiveChannel("early", "early", "PJSIP/trunk-9", "cc-incoming", variables={"CC_QUEUE": ""})
+    leg = LiveChannel("leg", "talk", "PJSIP/1003-1", "cc-route", variables={"CC_QUEUE": ""})
+    assert early.stage is Live.IVR and leg.stage is None
+    assert {(s.kind, s.call_id) for s in plan({}, [early, leg])} == {(Kind.ADOPT, "early")}
 
 
 def test_plan_never_leaves_a_known_call_unaccounted() -> None:

@@ -76,6 +76,6 @@ async def test_postgres_down_for_a_minute_mid_burst(tmp_path: Path) -> None:
     assert recorded_during > 0
     assert spooled > 0 and failures > 0 and on_disk > 0  # spooled durably, on disk
     assert not spool_left and not dirty  # and flushed once the database was back
-    v.assert_clean()
+    v.assert_clean("PostgreSQL down 1 sim-minute", 1, flying)
     assert v.calls == CALLS
     assert stored == CALLS

@@ -161,7 +161,7 @@ async def test_kill_9_mid_burst_every_call_recorded_once_waiting_keep_their_plac
             v.wrong.append(f"{u}: record {rec.outcome.value}, truth {t.outcome}")
         elif rec is not None and t.outcome == "answered" and rec.agent_id != t.answered_by:
             v.wrong.append(f"{u}: answered by {rec.agent_id}, truth {t.answered_by}")
-    v.assert_clean()
+    v.assert_clean("daemon kill -9 (subprocess)", 1, len(open_at_kill))
     assert v.calls == CALLS + 1
     assert waiting, "no caller was waiting at the kill: the test proves nothing about queue places"
     for cid, queued_at in waiting.items():

@@ -78,5 +78,5 @@ async def test_web_handlers_failing_mid_burst_leave_routing_alone(tmp_path: Path
     assert after == 200
     assert b'"centre"' in event
     assert snapshot_errors > 0  # the MQTT publisher met the fault too, and the daemon lived on
-    v.assert_clean()
+    v.assert_clean("web handlers failing", 1, flying)
     assert v.calls == CALLS
