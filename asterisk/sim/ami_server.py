@@ -130,6 +130,16 @@ def _tv(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
+def _transfer_target(msg: Message) -> tuple[str, str]:
+    """Channel and Exten of BlindTransfer / Atxfer, refused as main/manager.c refuses them."""
+    channel, exten = msg.get("Channel") or "", msg.get("Exten") or ""
+    if not channel:
+        raise ActionError("No channel specified")
+    if not exten:
+        raise ActionError("No extension specified")
+    return channel, exten
+
+
 class AmiServer:
     def __init__(self, config: SimConfig, backend: AmiBackend) -> None:
         self.config = config
@@ -442,11 +452,7 @@ class AmiServer:
 
     # Call control; wording of main/manager.c (BlindTransfer, Atxfer) and res/parking/parking_manager.c (Park).
     def _do_blindtransfer(self, s: Session, msg: Message, aid: str | None) -> None:
-        channel, exten = msg.get("Channel") or "", msg.get("Exten") or ""
-        if not channel:
-            raise ActionError("No channel specified")
-        if not exten:
-            raise ActionError("No extension specified")
+        channel, exten = _transfer_target(msg)
         try:
             self.backend.blind_transfer(channel, msg.get("Context") or "", exten)
         except LookupError:
@@ -456,11 +462,7 @@ class AmiServer:
         self._reply(s, "Success", aid, [("Message", "Transfer succeeded")])
 
     def _do_atxfer(self, s: Session, msg: Message, aid: str | None) -> None:
-        channel, exten = msg.get("Channel") or "", msg.get("Exten") or ""
-        if not channel:
-            raise ActionError("No channel specified")
-        if not exten:
-            raise ActionError("No extension specified")
+        channel, exten = _transfer_target(msg)
         try:
             # Asterisk only queues the atxfer feature code and the digits: it acknowledges either way.
             self.backend.atxfer(channel, msg.get("Context") or "", exten)

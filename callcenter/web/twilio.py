@@ -192,17 +192,31 @@ class TwilioIvr:
         return ""
 
 
+async def _form(request: Request) -> dict[str, str] | None:
+    """Twilio posts application/x-www-form-urlencoded; parsed here (no multipart dependency).
+    None: the body is over MAX_BODY."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None
+    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+def _signature(request: Request) -> str:
+    return request.headers.get("x-twilio-signature", "")
+
+
+def _log_refused(what: str, request: Request) -> None:
+    log.warning("%s from %s refused: bad signature", what, request.client.host if request.client else "?")
+
+
 def twilio_routes(ivr: TwilioIvr) -> list[BaseRoute]:
     async def params_of(request: Request) -> dict[str, str]:
-        # Twilio posts application/x-www-form-urlencoded; parsed here (no multipart dependency).
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        params = await _form(request)
+        if params is None:
             raise _Refused()
-        params = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-        if not ivr.valid(ivr.signed_url(request), params, request.headers.get("x-twilio-signature", "")):
+        if not ivr.valid(ivr.signed_url(request), params, _signature(request)):
             ivr.refused += 1
-            log.warning("Twilio webhook from %s refused: bad signature", request.client.host if request.client
-                        else "?")
+            _log_refused("Twilio webhook", request)
             raise _Refused()
         return params
 
@@ -326,14 +340,12 @@ class SmsReplies:
 
 def sms_routes(replies: SmsReplies) -> list[BaseRoute]:
     async def sms(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        params = await _form(request)
+        if params is None:
             return JSONResponse({"error": "body_too_large", "detail": f"at most {MAX_BODY} bytes"}, status_code=413)
-        params = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-        if not replies.valid(params, request.headers.get("x-twilio-signature", "")):
+        if not replies.valid(params, _signature(request)):
             replies.refused += 1
-            log.warning("Twilio SMS reply from %s refused: bad signature",
-                        request.client.host if request.client else "?")
+            _log_refused("Twilio SMS reply", request)
             return JSONResponse({"error": "bad_signature", "detail": "X-Twilio-Signature does not match"},
                                 status_code=403)
         twiml = await asyncio.to_thread(replies.answer, params)
