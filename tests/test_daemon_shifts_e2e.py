@@ -15,7 +15,7 @@ import yaml
 from config.loader import load_config_text
 from config.models import Config
 from queueing import AgentState
-from tests.pair import running_pair
+from tests.pair import running_pair as _running_pair
 
 TZ = ZoneInfo("Asia/Shanghai")
 PHONE = {"answer_delay": 1.0, "answer_delay_sigma": 0.0, "no_answer_rate": 0.0, "busy_rate": 0.0}
@@ -23,6 +23,11 @@ PHONE = {"answer_delay": 1.0, "answer_delay_sigma": 0.0, "no_answer_rate": 0.0, 
 
 def hhmm(at: datetime) -> str:
     return at.astimezone(TZ).strftime("%H:%M")
+
+
+def running_pair(tmp_path: Path, **kw: Any) -> Any:
+    """The shifts below are written from the wall clock: simulated time starts at it too."""
+    return _running_pair(tmp_path, origin=None, **kw)
 
 
 def config(*, end_in: timedelta = timedelta(hours=1), queue: dict[str, Any] | None = None,
