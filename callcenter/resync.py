@@ -480,13 +480,13 @@ class Resyncer:
         _, items = await ami.list_action("CoreShowChannels")
         sem = asyncio.Semaphore(GETVAR_CONCURRENCY)
 
-        async def getvar(channel: str, name: str) -> str:
+        async def getvar(channel: str, name: str) -> str | None:
             async with sem:
                 try:
                     return (await ami.action("Getvar", {"Channel": channel, "Variable": name})).get("Value") or ""
                 except AmiActionError:  # the channel hung up meanwhile
                     self.stats.getvar_failures += 1
-                    return ""
+                    return None
 
         out: list[LiveChannel] = []
         for msg in items:
@@ -495,7 +495,11 @@ class Resyncer:
             ch = LiveChannel.from_event(msg)
             if ch.context in CALL_CONTEXTS:
                 values = await asyncio.gather(*(getvar(ch.name, v) for v in VARIABLES))
-                ch = dataclasses.replace(ch, variables=dict(zip(VARIABLES, values, strict=True)))
+                if None in values:
+                    # Gone since the list: not live (taken as live with empty variables it was neither a caller
+                    # to adopt nor a gone call to find in the CDRs, and its record was lost).
+                    continue
+                ch = dataclasses.replace(ch, variables={k: v or "" for k, v in zip(VARIABLES, values, strict=True)})
             out.append(ch)
         return out
 

@@ -151,3 +151,32 @@ def test_plan_never_leaves_a_known_call_unaccounted() -> None:
         assert all(s.call_id in known for s in steps if s.kind is not Kind.ADOPT)
 
     check()
+
+
+async def test_channel_gone_between_list_and_getvar_is_not_live() -> None:
+    """A caller that hangs up after CoreShowChannels lists it and before its Getvar answers is gone: left out
+    of the live list, so its CDR is read for it (taken as live, with empty variables, it was neither adopted
+    nor looked for in the CDRs, and its record was lost)."""
+    from types import SimpleNamespace
+
+    from asterisk.ami.client import AmiActionError
+    from asterisk.ami.codec import Message
+    from callcenter.resync import Resyncer
+
+    def show(uid: str) -> Message:
+        return Message([("Event", "CoreShowChannel"), ("Channel", f"PJSIP/trunk-{uid}"), ("Uniqueid", uid),
+                        ("Linkedid", uid), ("Context", "cc-fallback"), ("Exten", "s")])
+
+    class Ami:  # Asterisk's answers, in AMI messages, for the two actions the snapshot sends
+        async def list_action(self, name: str) -> tuple[Message, list[Message]]:
+            return Message([("Response", "Success")]), [show("stays"), show("gone")]
+
+        async def action(self, name: str, headers: dict[str, str]) -> Message:
+            if headers["Channel"].endswith("gone"):
+                raise AmiActionError(name, Message([("Response", "Error"), ("Message", "No such channel")]))
+            return Message([("Response", "Success"), ("Value", "1" if headers["Variable"] == "CC_INCOMING" else "")])
+
+    r = Resyncer(SimpleNamespace(ami=Ami()))  # type: ignore[arg-type]
+    live = await r._snapshot()
+    assert [(ch.uniqueid, ch.stage) for ch in live] == [("stays", Live.FALLBACK)]
+    assert r.stats.getvar_failures > 0
