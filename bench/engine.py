@@ -45,6 +45,7 @@ from queueing import (
     Engine,
     EngineConfig,
     EngineError,
+    EscalateTimer,
     EscalationStep,
     Fallback,
     IllegalTransition,
@@ -56,6 +57,8 @@ from queueing import (
     StartTimer,
     Strategy,
     TimerFired,
+    TimerKey,
+    WrapUpTimer,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -172,7 +175,7 @@ def run_day(setup: Setup, strategy: Strategy, n_calls: int, seed: int) -> DayRes
     res = DayResult(strategy.value)
     heap: list[tuple[float, int, str, object]] = []
     seq = count()
-    timer_gen: dict[tuple[str, ...], int] = {}
+    timer_gen: dict[TimerKey, int] = {}
     ringing: dict[str, str] = {}  # call -> agent
     answered_at: dict[str, float] = {}
     login_at: dict[str, float] = {}
@@ -277,11 +280,11 @@ def run_day(setup: Setup, strategy: Strategy, n_calls: int, seed: int) -> DayRes
             res.busy[aid] = res.busy.get(aid, 0.0) + ts - start_ts
             handle(CallEnded(at_of(ts), data), ts, False)  # type: ignore[arg-type]
         elif kind == "timer":
-            key: tuple[str, ...] = data[0]  # type: ignore[index]
+            key: TimerKey = data[0]  # type: ignore[index]
             gen: int = data[1]  # type: ignore[index]
             if timer_gen.get(key) == gen:
                 del timer_gen[key]
-                handle(TimerFired(at_of(ts), key), ts, key[0] in ("wrapup", "escalate"))
+                handle(TimerFired(at_of(ts), key), ts, isinstance(key, (WrapUpTimer, EscalateTimer)))
         elif kind == "login":
             handle(AgentLoggedIn(at_of(ts), data), ts, False)  # type: ignore[arg-type]
             handle(AgentReady(at_of(ts), data), ts, True)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from queueing.callstate import CallInput, CallState, allows
 from tickets.records import CallRecordData, Outcome
 
 
@@ -43,6 +44,19 @@ class CallEntry:
     @property
     def waiting(self) -> bool:
         return self.queued_at is not None and self.answered_at is None
+
+    @property
+    def state(self) -> CallState:
+        """Where the call is, read from its facts (queueing/callstate.py holds the legal moves)."""
+        if self.talk_ended_at is not None:
+            return CallState.AFTER
+        if self.answered_at is not None:
+            return CallState.TALKING
+        if self.offer_agent is not None:
+            return CallState.RINGING
+        if self.queued_at is not None:
+            return CallState.WAITING
+        return CallState.IVR
 
     def outcome(self) -> Outcome:
         if self.answered_at is not None:
@@ -147,7 +161,7 @@ class CallLedger:
 
     def answered(self, call_id: str, at: datetime) -> CallEntry | None:
         e = self.calls.get(call_id)
-        if e is None or e.offer_agent is None or e.answered_at is not None:
+        if e is None or not allows(e.state, CallInput.ANSWER):
             return None
         if not e.ringing:  # DialBegin filtered out or lost: the answer proves the ring
             self.dialed(call_id, at)
@@ -158,8 +172,9 @@ class CallLedger:
     def talk_ended(self, call_id: str, at: datetime) -> bool:
         """The agent leg is gone (Dial returned). True the first time for an answered call."""
         e = self.calls.get(call_id)
-        if e is None or e.answered_at is None or e.talk_ended_at is not None:
+        if e is None or not allows(e.state, CallInput.TALK_ENDED):
             return False
+        assert e.answered_at is not None  # TALKING: answered, talk not ended
         e.talk_ended_at = max(at, e.answered_at)
         return True
 

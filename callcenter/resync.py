@@ -43,6 +43,7 @@ from asterisk.ami.codec import Message
 from asterisk.ami.tracker import Channel
 from callcenter.cdr_import import Fate, Reconciled, agent_lookup, read_master, reconcile
 from callcenter.ledger import CallEntry
+from queueing.callstate import CallState
 from tickets.records import CallRecordData
 
 if TYPE_CHECKING:
@@ -70,14 +71,8 @@ class Live(enum.StrEnum):
     FALLBACK = "fallback"
 
 
-class Known(enum.StrEnum):
-    """Where the daemon believes a call is."""
-
-    IVR = "ivr"
-    WAITING = "waiting"
-    OFFERED = "offered"
-    TALKING = "talking"
-    AFTER = "after"
+#: Where the daemon believes a call is: the call states of queueing/callstate.py (OFFERED = RINGING).
+Known = CallState
 
 
 class Kind(enum.StrEnum):
@@ -216,16 +211,8 @@ def plan(known: Mapping[str, KnownCall], live: Iterable[LiveChannel]) -> list[St
     return steps
 
 
-def known_stage(e: CallEntry) -> Known:
-    if e.talk_ended_at is not None:
-        return Known.AFTER
-    if e.answered_at is not None:
-        return Known.TALKING
-    if e.offer_agent is not None:
-        return Known.OFFERED
-    if e.queued_at is not None:
-        return Known.WAITING
-    return Known.IVR
+def known_stage(e: CallEntry) -> CallState:
+    return e.state
 
 
 # ---------------------------------------------------------------- the journal of calls in flight

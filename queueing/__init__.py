@@ -2,6 +2,7 @@
 
 from agents.state import AgentInput, AgentState, IllegalTransition
 
+from .callstate import CallInput, CallState, IllegalCallTransition, allows, next_call_state
 from .commands import (
     OUTCOMES,
     AgentStateChanged,
@@ -45,6 +46,15 @@ from .events import (
     SetCallPriority,
     TimerFired,
 )
+from .timerkeys import (
+    EscalateTimer,
+    MaxWaitTimer,
+    PreferTimer,
+    ShiftCloseTimer,
+    ShiftLogoutTimer,
+    TimerKey,
+    WrapUpTimer,
+)
 
 __all__ = [
     "OUTCOMES",
@@ -58,10 +68,12 @@ __all__ = [
     "AgentStateChanged",
     "Announce",
     "CallEnded",
+    "CallInput",
     "CallLeft",
     "CallMoved",
     "CallOutcome",
     "CallQueued",
+    "CallState",
     "CallTransferred",
     "CallbackRequested",
     "CancelTimer",
@@ -71,27 +83,37 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "EngineError",
+    "EscalateTimer",
     "EscalationStep",
     "Event",
     "EventError",
     "Fallback",
     "ForceAgentState",
+    "IllegalCallTransition",
     "IllegalTransition",
+    "MaxWaitTimer",
     "MoveCall",
     "NotOnShift",
     "OfferAnswered",
     "OfferCall",
     "OfferFailed",
     "PlaceCallback",
+    "PreferTimer",
     "QueueSpec",
     "SetCallPriority",
+    "ShiftCloseTimer",
     "ShiftGate",
+    "ShiftLogoutTimer",
     "StartTimer",
     "Strategy",
     "TimerFired",
+    "TimerKey",
     "UnknownAgent",
     "UnknownCall",
     "UnknownEvent",
     "UnknownQueue",
+    "WrapUpTimer",
     "WrongCallState",
+    "allows",
+    "next_call_state",
 ]

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from agents.state import AgentState
 
+from .timerkeys import TimerKey
+
 # Terminal outcomes of a call in the ACD; each call gets exactly one.
 OUTCOMES = frozenset(
     {
@@ -42,13 +44,13 @@ class PlaceCallback:
 
 @dataclass(frozen=True, slots=True)
 class StartTimer:
-    key: tuple[str, ...]
+    key: TimerKey
     due: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
-    key: tuple[str, ...]
+    key: TimerKey
 
 
 @dataclass(frozen=True, slots=True)

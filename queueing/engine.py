@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from agents.state import FORCE_INPUTS, RING_FAILURE_REASONS, AgentInput, AgentState, next_state
 
 from . import events as ev
+from .callstate import CallInput, CallState, next_call_state
 from .commands import (
     AgentStateChanged,
     Announce,
@@ -27,20 +27,31 @@ from .commands import (
     PlaceCallback,
     StartTimer,
 )
-from .config import EngineConfig, QueueSpec, Strategy
+from .config import EngineConfig
 from .errors import (
     DuplicateCall,
     NotOnShift,
     UnknownAgent,
-    UnknownCall,
     UnknownEvent,
-    UnknownQueue,
     WrongCallState,
 )
-from .index import ReadyAgents, WaitingCalls
-from .records import RINGING, TALKING, WAITING, AgentRecord, CallRecord
+from .index import WaitingCalls
+from .records import AgentRecord, CallRecord
+from .routing import Routing
+from .timerkeys import (
+    CallTimer,
+    EscalateTimer,
+    MaxWaitTimer,
+    PreferTimer,
+    ShiftCloseTimer,
+    ShiftLogoutTimer,
+    TimerKey,
+    WrapUpTimer,
+    order,
+)
 
 READY = AgentState.READY
+WAITING, RINGING, TALKING = CallState.WAITING, CallState.RINGING, CallState.TALKING
 Out = list[Command]
 
 
@@ -54,28 +65,13 @@ class ShiftGate(Protocol):
     def logout_at(self, agent_id: str, at: datetime) -> datetime | None: ...
 
 
-class Engine:
+class Engine(Routing):
     def __init__(self, config: EngineConfig, shifts: ShiftGate | None = None) -> None:
-        self.config = config
+        super().__init__(config)
         self.shifts = shifts
-        self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
-        self._agents: dict[str, AgentRecord] = {
-            a.id: AgentRecord(a.id, a.queues, a.skills) for a in config.agents
-        }
-        self._members: dict[str, list[str]] = {q: [] for q in self.queues}
-        for a in config.agents:
-            for q in a.queues:
-                self._members[q].append(a.id)
-        self._ready: dict[str, ReadyAgents] = {q: ReadyAgents() for q in self.queues}
-        self._waiting: dict[str, WaitingCalls] = {q: WaitingCalls() for q in self.queues}
-        self._waiting_count: dict[str, int] = dict.fromkeys(self.queues, 0)
-        self._handle_time: dict[str, float] = dict.fromkeys(self.queues, 180.0)  # moving average, s
-        self._calls: dict[str, CallRecord] = {}
         self._arrivals = count(1)
         self._offers = count(1)
         self._timer_ids = count(1)
-        self._tz = ZoneInfo(config.timezone)
-        self._day_end = float("-inf")  # when "calls today" resets next (UTC timestamp)
         self._handlers: dict[type, Callable[[Any, Out], None]] = {
             ev.AgentLoggedIn: self._on_logged_in,
             ev.AgentReady: self._on_ready,
@@ -112,8 +108,9 @@ class Engine:
         a = self._agent(agent_id)
         return a.state, a.reason
 
-    def call_state(self, call_id: str) -> str | None:
-        """'waiting', 'ringing', 'talking' or None once the call is over for the ACD."""
+    def call_state(self, call_id: str) -> CallState | None:
+        """WAITING, RINGING, TALKING (equal to 'waiting', 'ringing', 'talking') or None once the call is over
+        for the ACD."""
         c = self._calls.get(call_id)
         return c.state if c else None
 
@@ -124,37 +121,6 @@ class Engine:
     def call_queue(self, call_id: str) -> str | None:
         c = self._calls.get(call_id)
         return c.queue if c else None
-
-    def queue_length(self, queue: str) -> int:
-        return self._waiting_count[queue]
-
-    def waiting_calls(self, queue: str) -> list[str]:
-        """The queue's waiting calls in order (for wallboards and tests; O(n log n))."""
-        self._queue_spec(queue)
-        return [cid for _, cid in sorted(self._queue_entries(queue))]
-
-    def ready_agents(self, queue: str) -> list[str]:
-        """Ready agents that may get an offer now, in the queue's strategy order."""
-        return list(self._ready[self._queue_spec(queue).name])
-
-    def position(self, call_id: str) -> int:
-        """1 = next in its queue. O(calls in the queue): for announcements, not for routing."""
-        c = self._call(call_id)
-        if c.state != WAITING:
-            return 0
-        return 1 + sum(1 for key, _ in self._queue_entries(c.queue) if key < c.key)
-
-    def expected_wait(self, call_id: str) -> float:
-        """Seconds: place x average handle time / agents staffing the queue."""
-        c = self._call(call_id)
-        if c.state != WAITING:
-            return 0.0
-        staffed = sum(
-            1
-            for aid in self._members[c.queue]
-            if self._agents[aid].state not in (AgentState.LOGGED_OUT, AgentState.NOT_READY)
-        )
-        return self.position(call_id) * self._handle_time[c.queue] / max(1, staffed)
 
     # ----------------------------------------------------------------------------------- agents
 
@@ -239,23 +205,9 @@ class Engine:
             a.closing = False
             if close is not None and close != a.close_due:  # one close timer per shift, not per ready
                 a.close_due = close
-                a.close_key = ("close", a.id, str(next(self._timer_ids)))
+                a.close_key = ShiftCloseTimer(a.id, next(self._timer_ids))
                 out.append(StartTimer(a.close_key, close))
-        for q in a.queues:
-            spec = self.queues[q]
-            s = spec.strategy
-            if s is Strategy.LONGEST_IDLE:
-                self._ready[q].add(a.id, a.idle_since, 0.0)
-            elif s is Strategy.FEWEST_CALLS:
-                self._ready[q].add(a.id, a.calls_today, a.idle_since)
-            elif s is Strategy.ROUND_ROBIN:
-                self._ready[q].add(a.id, a.last_offer.get(q, 0), a.idle_since)
-            else:
-                self._ready[q].add(a.id, -a.skills.get(spec.rank_skill, 0), a.idle_since)
-
-    def _unindex(self, a: AgentRecord) -> None:
-        for q in a.queues:
-            self._ready[q].remove(a.id)
+        self._add_ready(a)
 
     # ----------------------------------------------------------------------------------- calls
 
@@ -280,7 +232,7 @@ class Engine:
         ):
             c.preferred = e.preferred_agent
             self._agents[c.preferred].preferred_calls.add(c.id)
-            self._timer(c, ("prefer", c.id), e.prefer_until, out)
+            self._timer(c, PreferTimer(c.id), e.prefer_until, out)
         self._enter_queue(c, e.at, out, check_length=True)
 
     def _enter_queue(self, c: CallRecord, at: datetime, out: Out, *, check_length: bool = False) -> None:
@@ -290,11 +242,9 @@ class Engine:
         c.queue_since = at
         if spec.max_wait is not None and not c.callback:
             since = c.entered if c.fallbacks == 0 else at
-            self._timer(c, ("maxwait", c.id), since + timedelta(seconds=spec.max_wait), out)
+            self._timer(c, MaxWaitTimer(c.id), since + timedelta(seconds=spec.max_wait), out)
         if spec.escalation:
-            self._timer(
-                c, ("escalate", c.id, "0"), at + timedelta(seconds=spec.escalation[0].after_seconds), out
-            )
+            self._timer(c, EscalateTimer(c.id, 0), at + timedelta(seconds=spec.escalation[0].after_seconds), out)
         full = spec.max_length is not None and self._waiting_count[c.queue] >= spec.max_length
         self._wait(c)
         self._dispatch_call(c, at, out)
@@ -303,21 +253,12 @@ class Engine:
         elif c.state == WAITING and spec.announce:
             out.append(Announce(c.id, self.position(c.id), self.expected_wait(c.id)))
 
-    def _wait(self, c: CallRecord) -> None:
-        """Put the call in its queue's index at its own place (kept from its first entry)."""
-        c.state = WAITING
-        c.agent = None
-        c.version += 1
-        self._waiting_count[c.queue] += 1
-        if c.preferred is None:
-            self._waiting[c.queue].push(c.skills, c.key, c.id, c.version)
-
-    def _unwait(self, c: CallRecord) -> None:
-        c.version += 1  # its heap entry is stale from now on
-        self._waiting_count[c.queue] -= 1
-
     def _on_left(self, e: ev.CallLeft, out: Out) -> None:
         c = self._call(e.call_id)
+        if c.state == TALKING:
+            self._on_ended(ev.CallEnded(e.at, e.call_id), out)
+            return
+        next_call_state(c.id, c.state, CallInput.LEAVE)  # raises before anything changes
         if c.state == WAITING:
             if c.callback:
                 return  # virtual hold: the caller hung up on purpose and keeps the place
@@ -330,32 +271,32 @@ class Engine:
             self._change(a, AgentInput.CALLER_LEFT, "caller_left", e.at, "system", out)
             self._finish(c, "abandoned_ringing", e.at, out)
             self._after_call(a, e.at, out)
-        else:
-            self._on_ended(ev.CallEnded(e.at, e.call_id), out)
 
     def _on_answered(self, e: ev.OfferAnswered, out: Out) -> None:
         c, a = self._ringing(e.call_id, e.agent_id)
+        talking = next_call_state(c.id, c.state, CallInput.ANSWER)
         self._change(a, AgentInput.ANSWER, "answered", e.at, "system", out)
         a.calls_today += 1
-        c.state = TALKING
+        c.state = talking
         c.queue_since = e.at  # from now on: when the talk began (for the handle-time average)
         self._finish(c, "answered", e.at, out, keep=True)
 
     def _on_offer_failed(self, e: ev.OfferFailed, out: Out) -> None:
         c, a = self._ringing(e.call_id, e.agent_id)
+        waiting = next_call_state(c.id, c.state, CallInput.RING_FAILED)
         self._change(a, AgentInput.RING_FAILED, RING_FAILURE_REASONS[e.reason], e.at, "system", out)
         a.call = None
         if a.logout_pending:
             self._change(a, AgentInput.LOGOUT, "shift_end", e.at, "system", out)
         if c.preferred is not None:
             self._drop_preference(c)
+        c.state = waiting
         self._wait(c)  # back at its old place: the key did not change
         self._dispatch_call(c, e.at, out)
 
     def _on_ended(self, e: ev.CallEnded, out: Out) -> None:
         c = self._call(e.call_id)
-        if c.state != TALKING:
-            raise WrongCallState(f"call {c.id!r} is {c.state}, not talking")
+        next_call_state(c.id, c.state, CallInput.TALK_ENDED)  # raises unless talking; the call then leaves
         a = self._agents[c.agent or ""]
         self._change(a, AgentInput.CALL_ENDED, "call_ended", e.at, "system", out)
         a.call = None
@@ -382,7 +323,7 @@ class Engine:
     def _start_wrapup(self, a: AgentRecord, queue: str, at: datetime, out: Out) -> None:
         seconds = self.queues[queue].wrapup_seconds
         if seconds > 0:
-            a.wrap_key = ("wrapup", a.id, str(next(self._timer_ids)))
+            a.wrap_key = WrapUpTimer(a.id, next(self._timer_ids))
             out.append(StartTimer(a.wrap_key, at + timedelta(seconds=seconds)))
         else:
             self._wrapup_done(a, at, out)
@@ -404,7 +345,7 @@ class Engine:
 
     def _finish(self, c: CallRecord, outcome: str, at: datetime, out: Out, *, keep: bool = False) -> None:
         """The call's one outcome. ``keep``: the call stays known (answered, until CallEnded)."""
-        for key in sorted(c.timers):
+        for key in sorted(c.timers, key=order):
             out.append(CancelTimer(key))
         c.timers.clear()
         if c.preferred is not None:
@@ -418,7 +359,7 @@ class Engine:
         if c.state != WAITING:
             raise WrongCallState(f"call {c.id!r} is {c.state}: only a waiting call can ask for a callback")
         c.callback = True
-        key = ("maxwait", c.id)
+        key = MaxWaitTimer(c.id)
         if key in c.timers:  # a virtual caller no longer hears the hold music: no max wait
             c.timers.discard(key)
             out.append(CancelTimer(key))
@@ -436,7 +377,7 @@ class Engine:
         old = c.queue
         if c.state == WAITING:
             self._unwait(c)
-            for key in [k for k in c.timers if k[0] in ("maxwait", "escalate")]:
+            for key in [k for k in c.timers if isinstance(k, (MaxWaitTimer, EscalateTimer))]:
                 c.timers.discard(key)
                 out.append(CancelTimer(key))
             c.queue = queue
@@ -456,44 +397,46 @@ class Engine:
 
     # ----------------------------------------------------------------------------------- timers
 
-    def _timer(self, c: CallRecord, key: tuple[str, ...], due: datetime, out: Out) -> None:
+    def _timer(self, c: CallRecord, key: CallTimer, due: datetime, out: Out) -> None:
         c.timers.add(key)
         out.append(StartTimer(key, due))
 
     def _on_timer(self, e: ev.TimerFired, out: Out) -> None:
-        kind = e.key[0]
-        if kind == "wrapup":
-            a = self._agents.get(e.key[1])
-            if a is not None and a.wrap_key == e.key and a.state is AgentState.WRAP_UP:
-                self._wrapup_done(a, e.at, out)
-        elif kind == "close":
-            a = self._agents.get(e.key[1])
-            if a is not None and a.close_key == e.key:
-                a.close_key = None
-            else:
+        key: TimerKey = e.key
+        if isinstance(key, (WrapUpTimer, ShiftCloseTimer, ShiftLogoutTimer)):
+            a = self._agents.get(key.agent_id)
+            if a is not None:
+                self._agent_timer(a, key, e.at, out)
+            return
+        c = self._calls.get(key.call_id)
+        if c is None or key not in c.timers:
+            return  # stale: the call is gone or the timer was replaced
+        c.timers.discard(key)
+        if isinstance(key, MaxWaitTimer) and c.state == WAITING:
+            self._fallback(c, "max_wait", e.at, out)
+        elif isinstance(key, EscalateTimer) and c.state == WAITING:
+            self._escalate(c, key.step, e.at, out)
+        elif isinstance(key, PreferTimer) and c.preferred is not None:
+            self._drop_preference(c)
+            if c.state == WAITING:
+                self._waiting[c.queue].push(c.skills, c.key, c.id, c.version)
+                self._dispatch_call(c, e.at, out)
+
+    def _agent_timer(self, a: AgentRecord, key: WrapUpTimer | ShiftCloseTimer | ShiftLogoutTimer, at: datetime,
+                     out: Out) -> None:
+        if isinstance(key, WrapUpTimer):
+            if a.wrap_key == key and a.state is AgentState.WRAP_UP:
+                self._wrapup_done(a, at, out)
+        elif isinstance(key, ShiftCloseTimer):
+            if a.close_key != key:
                 return  # stale
+            a.close_key = None
             if a.state is not AgentState.LOGGED_OUT and not a.closing:
                 if a.state is READY:
                     self._unindex(a)
-                self._start_closing(a, e.at, out)  # on a call too: the logout waits for its end
-        elif kind == "logout":
-            a = self._agents.get(e.key[1])
-            if a is not None:
-                self._shift_logout(a, e.at, out)
+                self._start_closing(a, at, out)  # on a call too: the logout waits for its end
         else:
-            c = self._calls.get(e.key[1]) if len(e.key) > 1 else None
-            if c is None or e.key not in c.timers:
-                return  # stale: the call is gone or the timer was replaced
-            c.timers.discard(e.key)
-            if kind == "maxwait" and c.state == WAITING:
-                self._fallback(c, "max_wait", e.at, out)
-            elif kind == "escalate" and c.state == WAITING:
-                self._escalate(c, int(e.key[2]), e.at, out)
-            elif kind == "prefer" and c.preferred is not None:
-                self._drop_preference(c)
-                if c.state == WAITING:
-                    self._waiting[c.queue].push(c.skills, c.key, c.id, c.version)
-                    self._dispatch_call(c, e.at, out)
+            self._shift_logout(a, at, out)
 
     def _start_closing(self, a: AgentRecord, at: datetime, out: Out) -> None:
         """The last minutes of a shift: no new offers; log out at the end plus grace."""
@@ -501,7 +444,7 @@ class Engine:
         assert self.shifts is not None
         due = self.shifts.logout_at(a.id, at)
         if due is not None:
-            out.append(StartTimer(("logout", a.id, str(next(self._timer_ids))), max(due, at)))
+            out.append(StartTimer(ShiftLogoutTimer(a.id, next(self._timer_ids)), max(due, at)))
 
     def _shift_logout(self, a: AgentRecord, at: datetime, out: Out) -> None:
         if self.shifts is not None and self.shifts.ready_allowed(a.id, at) and not a.closing:
@@ -525,7 +468,7 @@ class Engine:
         if step + 1 < len(spec.escalation):
             nxt = spec.escalation[step + 1]
             due = c.queue_since + timedelta(seconds=nxt.after_seconds)
-            self._timer(c, ("escalate", c.id, str(step + 1)), due, out)
+            self._timer(c, EscalateTimer(c.id, step + 1), due, out)
         self._dispatch_call(c, at, out)
 
     def _fallback(self, c: CallRecord, why: str, at: datetime, out: Out) -> None:
@@ -579,16 +522,13 @@ class Engine:
         if best is not None:
             self._offer(calls[best_id], a, at, out)
 
-    def _is_live(self, call_id: str, version: int) -> bool:
-        c = self._calls.get(call_id)
-        return c is not None and c.version == version and c.state == WAITING
-
     def _offer(self, c: CallRecord, a: AgentRecord, at: datetime, out: Out) -> None:
+        ringing = next_call_state(c.id, c.state, CallInput.OFFER)
         self._change(a, AgentInput.OFFER, "offer", at, "system", out)
         a.call = c.id
         a.last_offer[c.queue] = next(self._offers)
         self._unwait(c)
-        c.state = RINGING
+        c.state = ringing
         c.agent = a.id
         if c.callback:
             out.append(PlaceCallback(c.id, a.id, c.queue, at))
@@ -610,46 +550,13 @@ class Engine:
         if c.preferred is not None:
             self._agents[c.preferred].preferred_calls.discard(c.id)
             c.preferred = None
-            c.timers.discard(("prefer", c.id))
-
-    def _queue_entries(self, queue: str) -> list[tuple[tuple[int, float, int], str]]:
-        entries = list(self._waiting[queue].live(self._is_live))
-        entries += [
-            (c.key, c.id)
-            for c in self._calls.values()
-            if c.queue == queue and c.state == WAITING and c.preferred is not None
-        ]
-        return entries
-
-    def _new_day(self, at: datetime) -> None:
-        local = at.astimezone(self._tz)
-        midnight = datetime(local.year, local.month, local.day, tzinfo=self._tz) + timedelta(days=1)
-        self._day_end = midnight.timestamp()
-        for a in self._agents.values():
-            a.calls_today = 0
-        for q, spec in self.queues.items():
-            if spec.strategy is Strategy.FEWEST_CALLS:
-                ready = self._ready[q]
-                for aid in list(ready):
-                    ready.add(aid, 0, self._agents[aid].idle_since)
+            c.timers.discard(PreferTimer(c.id))
 
     def _agent(self, agent_id: str) -> AgentRecord:
         a = self._agents.get(agent_id)
         if a is None:
             raise UnknownAgent(f"unknown agent {agent_id!r}")
         return a
-
-    def _call(self, call_id: str) -> CallRecord:
-        c = self._calls.get(call_id)
-        if c is None:
-            raise UnknownCall(f"unknown call {call_id!r}")
-        return c
-
-    def _queue_spec(self, name: str) -> QueueSpec:
-        spec = self.queues.get(name)
-        if spec is None:
-            raise UnknownQueue(f"unknown queue {name!r}")
-        return spec
 
     def _ringing(self, call_id: str, agent_id: str) -> tuple[CallRecord, AgentRecord]:
         c = self._call(call_id)

@@ -11,6 +11,8 @@ from typing import Any
 
 from agents.state import NOT_READY_REASONS, RING_FAILURE_REASONS, AgentState
 
+from .timerkeys import TIMER_KEYS, TimerKey
+
 Skills = tuple[tuple[str, int], ...]
 
 
@@ -177,11 +179,11 @@ class CallTransferred(_Event):
 @dataclass(frozen=True, slots=True)
 class TimerFired(_Event):
     at: datetime
-    key: tuple[str, ...]
+    key: TimerKey
 
     def _check(self) -> None:
-        if not isinstance(self.key, tuple) or not self.key:
-            raise EventError(f"timer key must be a non-empty tuple, got {self.key!r}")
+        if not isinstance(self.key, TIMER_KEYS):
+            raise EventError(f"timer key must be one of queueing/timerkeys.py, got {self.key!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from itertools import count
 from .commands import CancelTimer, Command, StartTimer
 from .engine import Engine
 from .events import Event, TimerFired
+from .timerkeys import TimerKey
 
 
 class Harness:
@@ -24,8 +25,8 @@ class Harness:
         self.after = after  # called with each event and its commands (invariant checks)
         self.now = now
         self.log: list[Command] = []
-        self._heap: list[tuple[datetime, int, tuple[str, ...]]] = []
-        self._live: dict[tuple[str, ...], int] = {}
+        self._heap: list[tuple[datetime, int, TimerKey]] = []
+        self._live: dict[TimerKey, int] = {}
         self._seq = count()
 
     def send(self, event: Event) -> list[Command]:
@@ -44,7 +45,7 @@ class Harness:
         self.now = max(self.now, to)
         return fired
 
-    def pending(self) -> dict[tuple[str, ...], datetime]:
+    def pending(self) -> dict[TimerKey, datetime]:
         return {key: due for due, gen, key in self._heap if self._live.get(key) == gen}
 
     def _run(self, event: Event) -> list[Command]:

@@ -6,11 +6,9 @@ from datetime import datetime
 
 from agents.state import AgentState
 
+from .callstate import CallInput, CallState, next_call_state
 from .index import CallKey, Skills
-
-WAITING = "waiting"
-RINGING = "ringing"
-TALKING = "talking"
+from .timerkeys import CallTimer, ShiftCloseTimer, WrapUpTimer
 
 
 class CallRecord:
@@ -39,13 +37,13 @@ class CallRecord:
         self.skills = skills
         self.entered = entered
         self.queue_since = at  # escalation counts from here
-        self.state = WAITING
+        self.state = next_call_state(call_id, CallState.IVR, CallInput.QUEUE)
         self.agent: str | None = None
         self.version = 0  # bumped whenever the call's heap entry goes stale
         self.callback = False
         self.preferred: str | None = None
         self.fallbacks = 0
-        self.timers: set[tuple[str, ...]] = set()
+        self.timers: set[CallTimer] = set()
 
 
 class AgentRecord:
@@ -81,9 +79,9 @@ class AgentRecord:
         self.last_offer: dict[str, int] = {}
         self.meets_cache: dict[Skills, bool] = {}
         self.preferred_calls: set[str] = set()
-        self.wrap_key: tuple[str, ...] | None = None
+        self.wrap_key: WrapUpTimer | None = None
         self.close_due: datetime | None = None  # when offers stop for the current shift
-        self.close_key: tuple[str, ...] | None = None
+        self.close_key: ShiftCloseTimer | None = None
         self.closing = False  # shift: in the last minutes, no new offers
         self.logout_pending = False  # shift over while on a call: log out once it is done
         self.on_break = False  # became ready inside a scheduled break: goes not_ready(break) instead

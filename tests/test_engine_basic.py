@@ -31,6 +31,7 @@ from queueing import (
     Strategy,
     TimerFired,
     UnknownAgent,
+    WrapUpTimer,
     WrongCallState,
 )
 from queueing.harness import Harness
@@ -152,7 +153,7 @@ def test_agent_ending_wrapup_early_cancels_the_timer() -> None:
     h.send(CallEnded(t(3), "c1"))
     out = h.send(AgentReady(t(5), "a1"))
     assert any(isinstance(c, CancelTimer) for c in out)
-    stale = h.engine.handle(TimerFired(t(33), ("wrapup", "a1", "999")))
+    stale = h.engine.handle(TimerFired(t(33), WrapUpTimer("a1", 999)))
     assert stale == []
 
 
