@@ -74,8 +74,8 @@ from queueing import (
     StartTimer,
     TimerFired,
 )
-from tickets.records import CallRecordData, RecordError
-from tickets.store import RecordWriter, Store, mask_url
+from records.model import CallRecordData, RecordError
+from records.store import RecordWriter, Store, mask_url
 
 log = logging.getLogger("callcenter.daemon")
 

@@ -43,7 +43,7 @@ from asterisk.ami.codec import Message
 from asterisk.ami.tracker import Channel
 from callcenter.cdr_import import Fate, Reconciled, agent_lookup, read_master, reconcile
 from callcenter.ledger import CallEntry
-from tickets.records import CallRecordData
+from records.model import CallRecordData
 
 if TYPE_CHECKING:
     from callcenter.daemon import Daemon

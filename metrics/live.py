@@ -26,7 +26,7 @@ from metrics.kpi import (
     is_offered,
     rate,
 )
-from tickets.records import ABANDONED_STAGES, CallRecordData, Outcome
+from records.model import ABANDONED_STAGES, CallRecordData, Outcome
 
 AGENT_STATES = ("ready", "reserved", "on_call", "wrap_up", "not_ready", "logged_out")
 WINDOWS = {"1h": 60, "24h": 24 * 60}  # rolling windows, in minutes

@@ -9,8 +9,8 @@ from sqlalchemy import create_engine
 from metrics import agentlog
 from metrics.agentlog import AgentLog
 from metrics.agents import AgentInterval
+from records import migrate
 from tests.alembic_check import empty_db, table_names, upgraded
-from tickets import migrate
 
 __all__ = ["empty_db"]  # the fixture, imported for pytest
 TABLE = "agent_state_intervals"

@@ -9,7 +9,7 @@ import pytest
 
 from metrics.agentlog import AgentLog
 from metrics.agents import AgentInterval, AgentTimeError, AgentTimeline, agent_time, agents_available, by_agent
-from tickets.testing import local_at as at
+from records.testing import local_at as at
 
 
 def feed() -> list[AgentInterval]:
