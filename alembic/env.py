@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 
 import tickets.ticket_models  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
-from metrics import agentlog
+from records import agentlog
 
 config = context.config
 
@@ -22,7 +22,7 @@ config = context.config
 if config.config_file_name is not None and not config.attributes.get("keep_logging"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-# agent_state_intervals is a plain Core table with its own MetaData (metrics/agentlog.py).
+# agent_state_intervals is a plain Core table with its own MetaData (records/agentlog.py).
 target_metadata = [SQLModel.metadata, agentlog.metadata]
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from metrics.agentlog import AgentLog
-from metrics.agents import AgentInterval, AgentTimeError, AgentTimeline, agent_time, agents_available, by_agent
+from metrics.agents import AgentTimeline, agent_time, agents_available, by_agent
+from records.agent import AgentInterval, AgentTimeError
+from records.agentlog import AgentLog
 from records.testing import local_at as at
 
 

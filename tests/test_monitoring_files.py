@@ -14,9 +14,9 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.agents import AgentInterval
 from metrics.live import LiveStats
 from metrics.prom import register
+from records.agent import AgentInterval
 from records.testing import hand_worked_day
 from records.testing import local_at as at
 

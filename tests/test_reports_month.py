@@ -21,8 +21,8 @@ from callcenter.reports.render import daily_html, daily_text, departments_text, 
 from callcenter.reports.tickets import CsvTicketSource, ListTicketSource, Ticket, seeded_tickets, write_csv
 from callcenter.reports.topics import bigrams, topics_report
 from config.loader import load_config
-from metrics.agentlog import AgentLog
 from metrics.kpi import intervals, kpi
+from records.agentlog import AgentLog
 from records.model import Outcome
 from records.store import Store
 

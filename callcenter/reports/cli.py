@@ -106,7 +106,7 @@ def daily_main(args: argparse.Namespace) -> int:
     from callcenter.reports.chart import daily_chart_png
     from callcenter.reports.daily import load_daily
     from callcenter.reports.render import daily_html, daily_text
-    from metrics.agentlog import AgentLog
+    from records.agentlog import AgentLog
     from records.store import Store
 
     cfg = _config(args)

@@ -22,8 +22,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from metrics.agents import AgentInterval, agent_time
+from metrics.agents import agent_time
 from metrics.kpi import NATIONAL_STANDARD_24H, Kpi, intervals, kpi, rate
+from records.agent import AgentInterval
 from records.model import CallRecordData
 
 VOLUME_FACTOR = 1.15

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from agents.shifts import Roster
 from callcenter.engine_config import roster_from
 from config.models import Config
-from metrics.agents import AgentInterval
+from records.agent import AgentInterval
 from records.model import CallRecordData, Outcome
 
 # Calls per hour on a weekday (local time) for the example centre's size; weekends x0.8.

@@ -257,8 +257,8 @@ def write_month(store: Any, sim: SimulatedMonth, calendar: WorkCalendar, seed: i
                 progress: Callable[[int], Progress] | None = None) -> SeedResult:
     """Write the simulated month's records, agent state intervals and tickets into `store` (a
     records.store.Store), in one transaction. A record or interval already stored is skipped."""
-    from metrics.agentlog import TABLE as INTERVALS
-    from metrics.agentlog import AgentLog
+    from records.agentlog import TABLE as INTERVALS
+    from records.agentlog import AgentLog
     from records.table import CallRecord
 
     records = CallRecord.__table__  # type: ignore[attr-defined]
