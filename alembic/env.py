@@ -1,7 +1,7 @@
 """Alembic environment for the call-record store.
 
 The database URL comes from `-x url=...`, else the environment variable CALLCENTER_DATABASE_URL,
-else an explicit `sqlalchemy.url` set by a caller (tickets.migrate). It is never logged unmasked.
+else an explicit `sqlalchemy.url` set by a caller (records.migrate). It is never logged unmasked.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from logging.config import fileConfig
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import tickets.models
 import tickets.ticket_models  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
-from metrics import agentlog
+from records import agentlog
 
 config = context.config
 
@@ -23,7 +22,7 @@ config = context.config
 if config.config_file_name is not None and not config.attributes.get("keep_logging"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-# agent_state_intervals is a plain Core table with its own MetaData (metrics/agentlog.py).
+# agent_state_intervals is a plain Core table with its own MetaData (records/agentlog.py).
 target_metadata = [SQLModel.metadata, agentlog.metadata]
 
 

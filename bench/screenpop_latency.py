@@ -37,7 +37,7 @@ from callcenter.daemon import Daemon
 from callcenter.demo import override
 from config.loader import load_config_text
 from config.models import Config
-from tickets.records import CallRecordData, Outcome
+from records.model import CallRecordData, Outcome
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import command, machine, percentile, write_json

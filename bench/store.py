@@ -33,9 +33,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tickets.records import CallRecordData, Outcome
-from tickets.store import Store
-from tickets.testing import make_record, throwaway_pg_database
+from records.model import CallRecordData, Outcome
+from records.store import Store
+from records.testing import make_record, throwaway_pg_database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OUTCOMES = [Outcome.ANSWERED] * 8 + [Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING,

@@ -47,7 +47,6 @@ from callcenter.resync import LiveChannel, OpenCallJournal, ResyncCollector, Res
 from callcenter.timers import TimerService
 from config.models import Config
 from ivr.service import IvrService
-from metrics.agentlog import AgentLog, AgentLogWriter
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
@@ -74,8 +73,9 @@ from queueing import (
     StartTimer,
     TimerFired,
 )
-from tickets.records import CallRecordData, RecordError
-from tickets.store import RecordWriter, Store, mask_url
+from records.agentlog import AgentLog, AgentLogWriter
+from records.model import CallRecordData, RecordError
+from records.store import RecordWriter, Store, mask_url
 
 log = logging.getLogger("callcenter.daemon")
 

@@ -23,8 +23,8 @@ from typing import Any
 from callcenter.clock import Clock
 from config.models import Config
 from metrics.kpi import kpi
-from tickets.records import CallRecordData, Outcome
-from tickets.store import mask_url
+from records.model import CallRecordData, Outcome
+from records.store import mask_url
 
 # The demo password of config/example.yaml's users (documented there; demo only).
 DEMO_PASSWORDS = {"1001": "password agent1001"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from queueing.callstate import CallInput, CallState, allows
-from tickets.records import CallRecordData, Outcome
+from records.model import CallRecordData, Outcome
 
 
 @dataclass(slots=True)
@@ -39,7 +39,7 @@ class CallEntry:
     answered_at: datetime | None = None
     talk_ended_at: datetime | None = None
     satisfaction: int | None = None  # the after-call survey's score
-    ivr_steps: str = ""  # JSON, see tickets/records.py
+    ivr_steps: str = ""  # JSON, see records/model.py
 
     @property
     def waiting(self) -> bool:

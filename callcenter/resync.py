@@ -44,7 +44,7 @@ from asterisk.ami.tracker import Channel
 from callcenter.cdr_import import Fate, Reconciled, agent_lookup, read_master, reconcile
 from callcenter.ledger import CallEntry
 from queueing.callstate import CallState
-from tickets.records import CallRecordData
+from records.model import CallRecordData
 
 if TYPE_CHECKING:
     from callcenter.daemon import Daemon

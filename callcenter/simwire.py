@@ -18,7 +18,7 @@ from asterisk.sim.config import AmiUser, EndpointBehaviour, LoadProfile, SimConf
 from callcenter.engine_config import roster_from
 from config.models import Config
 from ivr.model import Menu, MenuNode, successors
-from tickets.records import CallRecordData, Outcome
+from records.model import CallRecordData, Outcome
 
 # A busy hotline, not a perfect one: a few agents miss a ring now and then, so the demo shows the
 # ACD putting callers back at their place and the connection rate moving under its target.

@@ -54,8 +54,8 @@ def _config(path: str) -> Any:
 
 
 def open_service(cfg: Any, config_path: str, database: str | None) -> Any:
+    from records.store import Store
     from tickets.service import TicketService
-    from tickets.store import Store
 
     return TicketService.from_config(Store(database or cfg.database.url), cfg, Path(config_path).resolve().parent)
 
@@ -69,8 +69,8 @@ def main(args: argparse.Namespace) -> int:
 
     cmd = args.tickets_command
     if cmd == "migrate":
-        from tickets import migrate
-        from tickets.store import mask_url
+        from records import migrate
+        from records.store import mask_url
 
         migrate.upgrade(args.database)
         print(f"upgraded {mask_url(args.database)} to head")
@@ -78,8 +78,8 @@ def main(args: argparse.Namespace) -> int:
     if cmd == "calls":
         from sqlalchemy import select
 
-        from tickets.models import CallRecord, from_row
-        from tickets.store import Store
+        from records.store import Store
+        from records.table import CallRecord, from_row
 
         tz = ZoneInfo("UTC")
         url = args.database

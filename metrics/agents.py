@@ -1,7 +1,7 @@
 """Agent time from state changes: pure arithmetic, no I/O, no clock.
 
 The engine emits `AgentStateChanged(agent_id, old, new, reason, at)` on every change; `AgentTimeline`
-turns that stream into closed intervals (`AgentInterval`), which the daemon stores (metrics/agentlog.py)
+turns that stream into closed intervals (`AgentInterval`), which the daemon stores (records/agentlog.py)
 so that after-call work, occupancy and not-ready reasons are recomputable after a restart.
 
 - after-call work (ACW, 话后整理) = time in `wrap_up`.
@@ -18,33 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from metrics.kpi import rate
+from records.agent import AgentInterval
 
 BUSY_STATES = ("on_call", "wrap_up")
 AVAILABLE_STATES = ("ready", "reserved", "on_call", "wrap_up")
-
-
-class AgentTimeError(ValueError):
-    """An interval that ends before it starts, or a naive time."""
-
-
-@dataclass(frozen=True, slots=True)
-class AgentInterval:
-    agent_id: str
-    state: str  # ready | reserved | on_call | wrap_up | not_ready | logged_out
-    reason: str
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        for t in (self.start, self.end):
-            if t.tzinfo is None:
-                raise AgentTimeError("interval times must be timezone-aware")
-        if self.end < self.start:
-            raise AgentTimeError(f"interval of {self.agent_id} ends before it starts")
-
-    def seconds_within(self, since: datetime, until: datetime) -> float:
-        lo, hi = max(self.start, since), min(self.end, until)
-        return max(0.0, (hi - lo).total_seconds())
 
 
 class AgentTimeline:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tickets.records import ABANDONED_STAGES, CallRecordData, Outcome
+from records.model import ABANDONED_STAGES, CallRecordData, Outcome
 
 DEFAULT_TZ = "Asia/Shanghai"
 SERVICE_LEVEL_SECONDS = 15.0

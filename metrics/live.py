@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from metrics.agents import AVAILABLE_STATES, BUSY_STATES, AgentInterval
+from metrics.agents import AVAILABLE_STATES, BUSY_STATES
 from metrics.kpi import (
     DEFAULT_TZ,
     NATIONAL_STANDARD_24H,
@@ -26,7 +26,8 @@ from metrics.kpi import (
     is_offered,
     rate,
 )
-from tickets.records import ABANDONED_STAGES, CallRecordData, Outcome
+from records.agent import AgentInterval
+from records.model import ABANDONED_STAGES, CallRecordData, Outcome
 
 AGENT_STATES = ("ready", "reserved", "on_call", "wrap_up", "not_ready", "logged_out")
 WINDOWS = {"1h": 60, "24h": 24 * 60}  # rolling windows, in minutes

@@ -1,4 +1,4 @@
-"""Alembic builds agent_state_intervals exactly as metrics/agentlog.py declares it, and takes it away again."""
+"""Alembic builds agent_state_intervals exactly as records/agentlog.py declares it, and takes it away again."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine
 
-from metrics import agentlog
-from metrics.agentlog import AgentLog
-from metrics.agents import AgentInterval
+from records import agentlog, migrate
+from records.agent import AgentInterval
+from records.agentlog import AgentLog
 from tests.alembic_check import empty_db, table_names, upgraded
-from tickets import migrate
 
 __all__ = ["empty_db"]  # the fixture, imported for pytest
 TABLE = "agent_state_intervals"

@@ -18,12 +18,12 @@ from callcenter.cli import main
 from callcenter.demo import add_arguments, demo_main
 from callcenter.simwire import DemoChoices, DemoDesk
 from config.loader import load_config
+from records.model import Outcome
+from records.store import Store
+from records.testing import database_url, make_record
 from tickets.access import Role, Viewer
-from tickets.records import Outcome
 from tickets.service import TicketService
-from tickets.store import Store
 from tickets.survey import survey_scores
-from tickets.testing import database_url, make_record
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 SUP = Viewer(Role.SUPERVISOR, user="test")

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from asterisk.sim import PbxSimulator
 from callcenter.daemon import Daemon
-from tickets.records import CallRecordData
+from records.model import CallRecordData
 
 EPOCH = datetime(2000, 1, 1).astimezone()
 

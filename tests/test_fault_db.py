@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from records.store import Store
+from records.testing import throwaway_pg_database
 from tests.pair import running_pair
 from tests.tcpproxy import TcpProxy
 from tests.test_fault_check import busy_load, in_flight, settle, verdict, wait_for
-from tickets.store import Store
-from tickets.testing import throwaway_pg_database
 
 pytestmark = pytest.mark.postgres
 

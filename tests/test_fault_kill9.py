@@ -28,9 +28,9 @@ from callcenter.demo import override, without_roster
 from callcenter.resync import OpenCallJournal
 from callcenter.simwire import sim_config_for_daemon
 from config.loader import load_config
+from records.store import Store
 from tests.pair import EXAMPLE
 from tests.test_fault_check import EPOCH, Verdict, wait_for
-from tickets.store import Store
 
 CALLS = 30
 SECRET = "kill9-secret"  # the test's own AMI user on the simulator

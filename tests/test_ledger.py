@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from callcenter.ledger import CallLedger
-from tickets.records import Outcome
+from records.model import Outcome
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 

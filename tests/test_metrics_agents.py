@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from metrics.agentlog import AgentLog
-from metrics.agents import AgentInterval, AgentTimeError, AgentTimeline, agent_time, agents_available, by_agent
-from tickets.testing import local_at as at
+from metrics.agents import AgentTimeline, agent_time, agents_available, by_agent
+from records.agent import AgentInterval, AgentTimeError
+from records.agentlog import AgentLog
+from records.testing import local_at as at
 
 
 def feed() -> list[AgentInterval]:

@@ -1,5 +1,5 @@
 """KPI arithmetic on a hand-worked day (Asia/Shanghai, UTC+8); the calls are listed in
-tickets.testing.hand_worked_day().
+records.testing.hand_worked_day().
 
 Day 1 centre: offered 5 (A B C D F), answered 3 (A B F), abandoned 2 (C D) + 1 in the IVR,
 connection rate 3/5, ASA (10+20+12)/3 = 14, longest wait 40, answered within 15 s: A F -> 2/5.
@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from metrics.kpi import by_queue, day_bounds, interval_start, intervals, kpi
-from tickets.testing import hand_worked_day
-from tickets.testing import local_at as at
+from records.testing import hand_worked_day
+from records.testing import local_at as at
 
 CALLS = hand_worked_day()
 DAY1 = [CALLS[k] for k in "ABCDEF"]
@@ -116,7 +116,7 @@ def test_service_level_divides_by_offered_and_in_time_rate_by_answered() -> None
 
 
 def test_short_abandons_leave_offered_and_abandoned_when_the_exclusion_is_on() -> None:
-    from tickets.testing import make_record
+    from records.testing import make_record
 
     quick = make_record("Q", "abandoned_queue", entered_at=at(9, 50), wait=4)
     ringing = make_record("R", "abandoned_ringing", entered_at=at(9, 51), wait=5, ring=2)

@@ -12,10 +12,10 @@ import pytest
 from agents.state import AgentState
 from metrics.kpi import kpi
 from metrics.live import LiveStats, LiveStatsError
-from tickets.records import CallRecordData
-from tickets.store import Store
-from tickets.testing import hand_worked_day
-from tickets.testing import local_at as at
+from records.model import CallRecordData
+from records.store import Store
+from records.testing import hand_worked_day
+from records.testing import local_at as at
 
 CALLS = hand_worked_day()
 A, G = CALLS["A"], CALLS["G"]

@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.live import LiveStats
 from metrics.prom import register
-from tickets.records import CallRecordData, Outcome
-from tickets.store import Store
-from tickets.testing import make_record, throwaway_pg_database
+from records.model import CallRecordData, Outcome
+from records.store import Store
+from records.testing import make_record, throwaway_pg_database
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai
 

@@ -14,11 +14,11 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.agents import AgentInterval
 from metrics.live import LiveStats
 from metrics.prom import register
-from tickets.testing import hand_worked_day
-from tickets.testing import local_at as at
+from records.agent import AgentInterval
+from records.testing import hand_worked_day
+from records.testing import local_at as at
 
 MON = Path(__file__).resolve().parents[1] / "monitoring"
 METRIC = re.compile(r"\b(callcenter_[a-z0-9_]+)")

@@ -21,10 +21,10 @@ from callcenter.reports.render import daily_html, daily_text, departments_text, 
 from callcenter.reports.tickets import CsvTicketSource, ListTicketSource, Ticket, seeded_tickets, write_csv
 from callcenter.reports.topics import bigrams, topics_report
 from config.loader import load_config
-from metrics.agentlog import AgentLog
 from metrics.kpi import intervals, kpi
-from tickets.records import Outcome
-from tickets.store import Store
+from records.agentlog import AgentLog
+from records.model import Outcome
+from records.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 TZ = ZoneInfo("Asia/Shanghai")

@@ -20,10 +20,10 @@ from callcenter.reports.month import month_bounds
 from callcenter.reports.seed import SURGE_COUNTY, SURGE_TOPIC
 from callcenter.reports.store_tickets import Names
 from config.loader import load_config
+from records.store import Store
+from records.testing import database_url
 from tickets.access import Role, Viewer
 from tickets.service import TicketDraft, TicketService
-from tickets.store import Store
-from tickets.testing import database_url
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 MONTH = "2026-03"
@@ -168,7 +168,7 @@ def _section(out: str, title: str) -> list[list[str]]:
 
 
 def _param(url: str, at: datetime) -> object:
-    """A bound instant as the column stores it: naive UTC text on SQLite (tickets/models.py UTCDateTime)."""
+    """A bound instant as the column stores it: naive UTC text on SQLite (records/table.py UTCDateTime)."""
     if url.startswith("sqlite"):
         return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
     return at

@@ -26,8 +26,8 @@ from callcenter.screenpop import (
     store_history_source,
 )
 from config.models import MqttConfig
-from tickets.records import CallRecordData, Outcome
-from tickets.store import Store
+from records.model import CallRecordData, Outcome
+from records.store import Store
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "monitoring" / "schemas"
 HOST, PORT = "127.0.0.1", 1883

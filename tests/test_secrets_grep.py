@@ -20,11 +20,11 @@ from asterisk.ami.client import AmiClient
 from asterisk.sim import PbxSimulator, SimConfig
 from config.loader import ConfigError, load_config
 from config.models import Config, MqttConfig, TwilioConfig, UserConfig
+from records.store import Store
+from records.testing import throwaway_pg_database
 from tests.pair import EXAMPLE, running_pair
 from tests.test_auth_routes import HASHES, PASSWORDS
 from tickets.settings import TwilioConfig as SmsTwilioConfig
-from tickets.store import Store
-from tickets.testing import throwaway_pg_database
 
 AMI_SECRET = "ami-Secret-7f3a91"
 DB_PASSWORD = "db-Passw0rd-c41e"

@@ -18,11 +18,11 @@ from twilio.request_validator import RequestValidator
 
 from callcenter.web.twilio import caller_forms
 from config.loader import load_config
+from records.testing import database_url
 from tests.pair import EXAMPLE, running_pair
 from tickets.access import Role, Viewer
 from tickets.service import TicketDraft, TicketService
 from tickets.settings import TwilioConfig
-from tickets.testing import database_url
 
 TOKEN = "5f3c1e0d9b8a7f6e5d4c3b2a19081726"
 WEBHOOK = "https://hotline.example.gov.cn/twilio/sms"

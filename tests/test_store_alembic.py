@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import SQLModel
 
+from records import migrate
+from records.store import Store
+from records.testing import make_record
 from tests.alembic_check import empty_db, table_names, upgraded
-from tickets import migrate
-from tickets.store import Store
-from tickets.testing import make_record
 
 __all__ = ["empty_db"]  # the fixture, imported for pytest
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tickets.records import CallRecordData
-from tickets.store import Store, StoreError, mask_url
-from tickets.testing import make_record, throwaway_pg_database
+from records.model import CallRecordData
+from records.store import Store, StoreError, mask_url
+from records.testing import make_record, throwaway_pg_database
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -113,7 +113,7 @@ def test_caller_history_uses_the_index_on_sqlite(tmp_path: Path) -> None:
 def test_password_is_masked(caplog: pytest.LogCaptureFixture) -> None:
     url = "postgresql+psycopg://cc:s3cret-pw@127.0.0.1:1/none"
     assert "s3cret-pw" not in mask_url(url)
-    with caplog.at_level(logging.INFO, logger="tickets"):
+    with caplog.at_level(logging.INFO, logger="records"):
         store = Store(url, create=False)
     try:
         assert "s3cret-pw" not in repr(store)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tickets.spool import Spool
-from tickets.store import RecordWriter, Store
-from tickets.testing import make_record, set_pg_reachable, throwaway_pg_database
+from records.spool import Spool
+from records.store import RecordWriter, Store
+from records.testing import make_record, set_pg_reachable, throwaway_pg_database
 
 pytestmark = pytest.mark.postgres
 

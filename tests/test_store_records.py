@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tickets.records import CallRecordData, Outcome, RecordError
-from tickets.testing import make_record
+from records.model import CallRecordData, Outcome, RecordError
+from records.testing import make_record
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from tickets.records import CallRecordData
-from tickets.spool import Spool
-from tickets.store import RecordWriter, Store, WriterClosed
-from tickets.testing import make_record
+from records.model import CallRecordData
+from records.spool import Spool
+from records.store import RecordWriter, Store, WriterClosed
+from records.testing import make_record
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -239,7 +239,7 @@ async def test_no_password_in_writer_logs(tmp_path: Path, caplog: pytest.LogCapt
     store = FlakyStore()
     store.down = True
     writer = RecordWriter(store, tmp_path / "spool.jsonl", flush_interval=0.0)
-    with caplog.at_level(logging.INFO, logger="tickets"):
+    with caplog.at_level(logging.INFO, logger="records"):
         writer.submit(records(1)[0])
         await writer.close()
     assert "connection refused" in caplog.text and "hunter2" not in caplog.text

@@ -14,11 +14,11 @@ import pytest
 from asterisk.agi.testing import FakeAsterisk
 from config.loader import load_config
 from config.models import Config, RatingConfig
+from records.testing import database_url
 from tests.pair import EXAMPLE, running_pair
 from tickets.access import Role, Viewer
 from tickets.service import TicketDraft, TicketService
 from tickets.survey import satisfaction_of
-from tickets.testing import database_url
 
 AGENT = Viewer(Role.AGENT, user="1001")
 SUP = Viewer(Role.SUPERVISOR, user="s1")

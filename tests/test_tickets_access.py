@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
+from records.store import Store
 from tickets.access import Role, Viewer, caller_visible, can_see, sql_filter
 from tickets.service import T
-from tickets.store import Store
 from tickets.ticket_models import TICKET_TABLES, Ticket
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from sqlmodel import SQLModel
 
+from records import migrate
+from records.store import Store
 from tests.alembic_check import empty_db, table_names, upgraded
-from tickets import migrate
 from tickets.access import Role, Viewer
 from tickets.deadlines import WorkCalendar
 from tickets.service import TicketDraft, TicketService
 from tickets.settings import TicketsConfig
-from tickets.store import Store
 
 __all__ = ["empty_db"]  # the fixture, imported for pytest
 TABLES = ("tickets", "ticket_events", "ticket_calls", "ticket_counters")

@@ -20,12 +20,12 @@ from starlette.routing import Route
 from callcenter.web import create_app
 from callcenter.web.auth import Role, User, UserDirectory, csrf_token, log_in
 from callcenter.web.tickets_api import tickets_routes
+from records.store import Store
+from records.testing import make_record
 from tickets.deadlines import WorkCalendar
 from tickets.departments import build, read_csv
 from tickets.service import TicketService
 from tickets.settings import TicketsConfig
-from tickets.store import Store
-from tickets.testing import make_record
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 9, 28, 2, 0, tzinfo=UTC)  # Mon 10:00 in Shanghai

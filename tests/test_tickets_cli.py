@@ -9,10 +9,10 @@ import pytest
 
 from callcenter.cli import main
 from config.loader import load_config
+from records.store import Store
+from records.testing import make_record
 from tickets.access import Role, Viewer
 from tickets.service import TicketDraft, TicketService
-from tickets.store import Store
-from tickets.testing import make_record
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
+from records.store import Store
+from records.testing import database_url, make_record
 from tickets.access import Role, Viewer
 from tickets.deadlines import WorkCalendar
 from tickets.departments import build, read_csv
@@ -19,8 +21,6 @@ from tickets.followup import FollowUpDialer
 from tickets.history import caller_history
 from tickets.service import ConcurrentChange, Forbidden, InvalidTicket, TicketDraft, TicketNotFound, TicketService
 from tickets.settings import FollowUpConfig, TicketsConfig
-from tickets.store import Store
-from tickets.testing import database_url, make_record
 from tickets.workflow import TRANSITIONS, Action, IllegalTransition, TicketState
 
 ROOT = Path(__file__).resolve().parents[1]

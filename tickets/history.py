@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, CompoundSelect, cast, false, literal, null, select, type_coerce, union_all
 
+from records.store import Store
+from records.table import CallRecord, UTCDateTime
 from tickets import access
 from tickets.access import Viewer
-from tickets.models import CallRecord, UTCDateTime
-from tickets.store import Store
 from tickets.ticket_models import Ticket
 
 T = Ticket.__table__  # type: ignore[attr-defined]

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from records.store import Store
 from tickets import access, deadlines
 from tickets.access import Viewer
 from tickets.departments import Directory
 from tickets.followup import first_attempt, next_attempt
 from tickets.settings import TicketsConfig, walk_topics
-from tickets.store import Store
 from tickets.ticket_models import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
 from tickets.workflow import DEADLINE_STATES, OPEN_STATES, Action, TicketState, next_state
 

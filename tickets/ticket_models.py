@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from tickets.models import UTCDateTime
+from records.table import UTCDateTime
 
 
 class Ticket(SQLModel, table=True):

@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Written out rather than imported from tickets.models: a migration must not change when the model does.
+    # Written out rather than imported from records.table: a migration must not change when the model does.
     ts = sa.DateTime(timezone=True)
     op.create_table(
         "call_records",

@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Written out rather than imported from metrics.agentlog: a migration must not change with the model.
+    # Written out rather than imported from records.agentlog: a migration must not change with the model.
     op.create_table(
         "agent_state_intervals",
         sa.Column("agent_id", sa.String(32), nullable=False),

@@ -6,7 +6,7 @@ caller's transaction:
 - PostgreSQL: COPY (through a temporary table and INSERT ... ON CONFLICT DO NOTHING when existing keys
   must be skipped);
 - SQLite: the driver's executemany with values already in the form SQLAlchemy stores them (a UTC
-  instant as naive 'YYYY-MM-DD HH:MM:SS.ffffff' text, see tickets/models.py UTCDateTime), so rows
+  instant as naive 'YYYY-MM-DD HH:MM:SS.ffffff' text, see records/table.py UTCDateTime), so rows
   written here and by the store read back the same and sort the same.
 Identifiers come from the table definitions (fixed names), values are bound or copied, never formatted in.
 """

@@ -106,8 +106,8 @@ def daily_main(args: argparse.Namespace) -> int:
     from callcenter.reports.chart import daily_chart_png
     from callcenter.reports.daily import load_daily
     from callcenter.reports.render import daily_html, daily_text
-    from metrics.agentlog import AgentLog
-    from tickets.store import Store
+    from records.agentlog import AgentLog
+    from records.store import Store
 
     cfg = _config(args)
     tz = ZoneInfo(cfg.centre.timezone)
@@ -129,7 +129,7 @@ def daily_main(args: argparse.Namespace) -> int:
 
 def _ticket_rows(args: argparse.Namespace, cfg: Any, since: datetime, until: datetime) -> list[Any]:
     from callcenter.reports.tickets import CsvTicketSource, ListTicketSource, seeded_tickets
-    from tickets.store import Store
+    from records.store import Store
 
     if args.tickets:
         return CsvTicketSource(args.tickets).tickets(since, until)
@@ -145,7 +145,7 @@ def _ticket_rows(args: argparse.Namespace, cfg: Any, since: datetime, until: dat
 
 def _store_tickets(args: argparse.Namespace, cfg: Any, since: datetime, until: datetime) -> list[Any]:
     from callcenter.reports.store_tickets import Names, StoreTicketSource
-    from tickets.store import Store
+    from records.store import Store
 
     names = Names.from_config(cfg, cfg.centre.language, Path(args.config).resolve().parent)
     with Store(cfg.database.url, create=False) as store:
@@ -197,8 +197,8 @@ def seed_month_main(args: argparse.Namespace) -> int:
     from callcenter.reports.seed import write_month
     from callcenter.reports.store_tickets import Names, StoreTicketSource
     from callcenter.reports.tickets import write_csv
+    from records.store import Store
     from tickets.deadlines import WorkCalendar
-    from tickets.store import Store
 
     cfg = _config(args)
     year, month = _parse_month(args.month)

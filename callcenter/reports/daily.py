@@ -22,9 +22,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from metrics.agents import AgentInterval, agent_time
+from metrics.agents import agent_time
 from metrics.kpi import NATIONAL_STANDARD_24H, Kpi, intervals, kpi, rate
-from tickets.records import CallRecordData
+from records.agent import AgentInterval
+from records.model import CallRecordData
 
 VOLUME_FACTOR = 1.15
 STAFFING_FACTOR = 0.90

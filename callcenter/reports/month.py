@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from agents.shifts import Roster
 from callcenter.engine_config import roster_from
 from config.models import Config
-from metrics.agents import AgentInterval
-from tickets.records import CallRecordData, Outcome
+from records.agent import AgentInterval
+from records.model import CallRecordData, Outcome
 
 # Calls per hour on a weekday (local time) for the example centre's size; weekends x0.8.
 HOURLY = (8, 5, 3, 3, 3, 5, 10, 20, 36, 42, 40, 34, 24, 28, 36, 36, 33, 30, 24, 20, 17, 15, 12, 10)

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from callcenter.reports.bulk import insert_rows, next_ids
 from callcenter.reports.month import SimulatedMonth
+from records.model import CallRecordData, Outcome
 from tickets.deadlines import WorkCalendar, due_at
-from tickets.records import CallRecordData, Outcome
 from tickets.ticket_models import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
 from tickets.workflow import OPEN_STATES, TicketState
 
@@ -256,10 +256,10 @@ def write_month(store: Any, sim: SimulatedMonth, calendar: WorkCalendar, seed: i
                 prefix: str = "12345", working_days: dict[str, int] | None = None,
                 progress: Callable[[int], Progress] | None = None) -> SeedResult:
     """Write the simulated month's records, agent state intervals and tickets into `store` (a
-    tickets.store.Store), in one transaction. A record or interval already stored is skipped."""
-    from metrics.agentlog import TABLE as INTERVALS
-    from metrics.agentlog import AgentLog
-    from tickets.models import CallRecord
+    records.store.Store), in one transaction. A record or interval already stored is skipped."""
+    from records.agentlog import TABLE as INTERVALS
+    from records.agentlog import AgentLog
+    from records.table import CallRecord
 
     records = CallRecord.__table__  # type: ignore[attr-defined]
     AgentLog(store.engine)  # creates its table when missing, like the ticket tables below

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from tickets.records import CallRecordData, Outcome
+from records.model import CallRecordData, Outcome
 
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from tickets.records import CallRecordData, Outcome
+from records.model import CallRecordData, Outcome
 
 
 class UTCDateTime(TypeDecorator[datetime]):

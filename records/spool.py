@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from tickets.records import CallRecordData, RecordError
+from records.model import CallRecordData, RecordError
 
 log = logging.getLogger(__name__)
 

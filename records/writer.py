@@ -20,8 +20,8 @@ import random
 from collections.abc import Iterable
 from typing import Protocol
 
-from tickets.records import CallRecordData
-from tickets.spool import Spool
+from records.model import CallRecordData
+from records.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, create
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from metrics.agents import AgentInterval
+from records.agent import AgentInterval
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The call-record store: a synchronous SQLAlchemy engine over SQLite (default) or PostgreSQL.
 
-Synchronous on purpose: the async `RecordWriter` (tickets/writer.py) calls it through
+Synchronous on purpose: the async `RecordWriter` (records/writer.py) calls it through
 `asyncio.to_thread`, so routing never waits on the database.
 """
 
@@ -16,9 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from tickets.models import CallRecord, from_row, to_row
-from tickets.records import CallRecordData
-from tickets.writer import RecordWriter, WriterClosed
+from records.model import CallRecordData
+from records.table import CallRecord, from_row, to_row
+from records.writer import RecordWriter, WriterClosed
 
 __all__ = ["RecordWriter", "Store", "StoreError", "WriterClosed", "mask_url"]
 
