@@ -73,6 +73,7 @@ from queueing import (
     StartTimer,
     TimerFired,
 )
+from queueing.callstate import Outcome
 from records.agentlog import AgentLog, AgentLogWriter
 from records.model import CallRecordData, RecordError
 from records.store import RecordWriter, Store, mask_url
@@ -91,8 +92,8 @@ AUTO_READY_REASONS = frozenset({"missed", "busy", "unreachable"})
 # (ready grace before a shift, a break's start or end): the daemon stands in for the agent there.
 SHIFT_TIMER = "daemon:shift"
 # The ACD gave the caller up (a queue's fallback): the dialplan context that takes them.
-FALLBACK_CONTEXTS = {"fallback_voicemail": "cc-voicemail", "fallback_callback": "cc-callback",
-                     "overflowed": "cc-fallback"}
+FALLBACK_CONTEXTS = {Outcome.FALLBACK_VOICEMAIL: "cc-voicemail", Outcome.FALLBACK_CALLBACK: "cc-callback",
+                     Outcome.OVERFLOWED: "cc-fallback"}
 
 
 @dataclass(frozen=True, slots=True)

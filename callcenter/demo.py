@@ -23,6 +23,7 @@ from typing import Any
 from callcenter.clock import Clock
 from config.models import Config
 from metrics.kpi import kpi
+from queueing.callstate import RECORD_OUTCOMES
 from records.model import CallRecordData, Outcome
 from records.store import mask_url
 
@@ -84,7 +85,7 @@ def build_summary(records: list[CallRecordData], *, database: str, wall_seconds:
         "abandoned_ivr": k.abandoned_by_stage.get("ivr", 0),
         "abandoned_queue": k.abandoned_by_stage.get("queue", 0),
         "abandoned_ringing": k.abandoned_by_stage.get("ringing", 0),
-        "outcomes": {o.value: outcomes.get(o.value, 0) for o in Outcome},
+        "outcomes": {o.value: outcomes.get(o.value, 0) for o in RECORD_OUTCOMES},
         "connection_rate": k.connection_rate,
         "target": target,
         "asa_seconds": k.asa,

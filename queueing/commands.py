@@ -7,19 +7,11 @@ from datetime import datetime
 
 from agents.state import AgentState
 
+from .callstate import ACD_OUTCOMES, Outcome
 from .timerkeys import TimerKey
 
-# Terminal outcomes of a call in the ACD; each call gets exactly one.
-OUTCOMES = frozenset(
-    {
-        "answered",
-        "abandoned_queue",  # hung up while waiting
-        "abandoned_ringing",  # hung up while an agent's phone rang
-        "overflowed",  # handed out of the ACD (fallback kind "overflow")
-        "fallback_voicemail",
-        "fallback_callback",  # the caller is offered a call back and leaves the queue
-    }
-)
+# Terminal outcomes of a call in the ACD; each call gets exactly one (the one Outcome enum: callstate.py).
+OUTCOMES = ACD_OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +60,7 @@ class AgentStateChanged:
 @dataclass(frozen=True, slots=True)
 class CallOutcome:
     call_id: str
-    outcome: str
+    outcome: Outcome
     at: datetime
     queue: str = ""
     agent_id: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from agents.state import FORCE_INPUTS, RING_FAILURE_REASONS, AgentInput, AgentState, next_state
 
 from . import events as ev
-from .callstate import CallInput, CallState, next_call_state
+from .callstate import FALLBACK_OUTCOMES, CallInput, CallState, Outcome, next_call_state
 from .commands import (
     AgentStateChanged,
     Announce,
@@ -263,13 +263,13 @@ class Engine(Routing):
             if c.callback:
                 return  # virtual hold: the caller hung up on purpose and keeps the place
             self._unwait(c)
-            self._finish(c, "abandoned_queue", e.at, out)
+            self._finish(c, Outcome.ABANDONED_QUEUE, e.at, out)
         elif c.state == RINGING:
             a = self._agents[c.agent or ""]
             next_state(a.id, a.state, AgentInput.CALLER_LEFT)
             a.call = None
             self._change(a, AgentInput.CALLER_LEFT, "caller_left", e.at, "system", out)
-            self._finish(c, "abandoned_ringing", e.at, out)
+            self._finish(c, Outcome.ABANDONED_RINGING, e.at, out)
             self._after_call(a, e.at, out)
 
     def _on_answered(self, e: ev.OfferAnswered, out: Out) -> None:
@@ -279,7 +279,7 @@ class Engine(Routing):
         a.calls_today += 1
         c.state = talking
         c.queue_since = e.at  # from now on: when the talk began (for the handle-time average)
-        self._finish(c, "answered", e.at, out, keep=True)
+        self._finish(c, Outcome.ANSWERED, e.at, out, keep=True)
 
     def _on_offer_failed(self, e: ev.OfferFailed, out: Out) -> None:
         c, a = self._ringing(e.call_id, e.agent_id)
@@ -343,7 +343,7 @@ class Engine(Routing):
         else:
             self._dispatch_agent(a, at, out)
 
-    def _finish(self, c: CallRecord, outcome: str, at: datetime, out: Out, *, keep: bool = False) -> None:
+    def _finish(self, c: CallRecord, outcome: Outcome, at: datetime, out: Out, *, keep: bool = False) -> None:
         """The call's one outcome. ``keep``: the call stays known (answered, until CallEnded)."""
         for key in sorted(c.timers, key=order):
             out.append(CancelTimer(key))
@@ -478,9 +478,7 @@ class Engine(Routing):
             self._move(c, fb.target, why, at, out)
             return
         self._unwait(c)
-        outcome = {"callback": "fallback_callback", "overflow": "overflowed"}.get(
-            fb.kind, "fallback_voicemail"
-        )
+        outcome = FALLBACK_OUTCOMES.get(fb.kind, Outcome.FALLBACK_VOICEMAIL)
         self._finish(c, outcome, at, out)
 
     # ----------------------------------------------------------------------------------- routing

@@ -6,23 +6,15 @@ one JSON line when the database is away; the KPI arithmetic in metrics/ reads it
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from queueing.callstate import RECORD_OUTCOMES, Outcome
+
 
 class RecordError(ValueError):
     """A call record that contradicts itself (times out of order, outcome without its facts)."""
-
-
-class Outcome(enum.StrEnum):
-    ANSWERED = "answered"
-    ABANDONED_IVR = "abandoned_ivr"  # hung up before the IVR chose a queue
-    ABANDONED_QUEUE = "abandoned_queue"  # hung up while waiting in a queue
-    ABANDONED_RINGING = "abandoned_ringing"  # hung up while an agent's phone rang
-    FAILED = "failed"  # the call could not be handled (e.g. channel error)
-    FALLBACK = "fallback"  # the AGI failed and Asterisk's own Queue() took the call
 
 
 ABANDONED_STAGES: dict[Outcome, str] = {
@@ -71,6 +63,8 @@ class CallRecordData:
                 object.__setattr__(self, "outcome", Outcome(self.outcome))
             except ValueError:
                 raise RecordError(f"unknown outcome {self.outcome!r}") from None
+        if self.outcome not in RECORD_OUTCOMES:
+            raise RecordError(f"{self.outcome.value!r} is the ACD's outcome, not a record's (it records 'fallback')")
         self._check_times()
         self._check_outcome()
 

@@ -100,3 +100,27 @@ def test_a_repeated_queue_fact_keeps_the_waiting_call_in_place() -> None:
     engine = _engine_at(S.WAITING)
     assert engine.handle(CallQueued(t(3), "c1", "q")) == []
     assert engine.call_state("c1") is S.WAITING and engine.waiting_calls("q") == ["c1"]
+
+
+# ---------------------------------------------------------------- one outcome enum
+
+
+def test_one_outcome_enum_serves_the_acd_and_the_records() -> None:
+    from queueing import OUTCOMES
+    from queueing.callstate import ACD_OUTCOMES, RECORD_OUTCOMES, Outcome
+
+    assert OUTCOMES is ACD_OUTCOMES and set(ACD_OUTCOMES) | set(RECORD_OUTCOMES) == set(Outcome)
+    # the stored strings did not change
+    assert [o.value for o in RECORD_OUTCOMES] == ["answered", "abandoned_ivr", "abandoned_queue",
+                                                  "abandoned_ringing", "failed", "fallback"]
+
+
+def test_a_record_refuses_an_outcome_only_the_acd_gives() -> None:
+    from queueing.callstate import Outcome
+    from records.model import RecordError
+    from records.testing import make_record
+
+    t0 = t(0)
+    assert make_record("c1", "fallback", entered_at=t0).outcome is Outcome.FALLBACK
+    with pytest.raises(RecordError, match="ACD"):
+        make_record("c2", Outcome.OVERFLOWED, entered_at=t0)

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.live import LiveStats
 from metrics.prom import register
-from records.model import CallRecordData, Outcome
+from queueing.callstate import RECORD_OUTCOMES
+from records.model import CallRecordData
 from records.store import Store
 from records.testing import make_record, throwaway_pg_database
 
@@ -32,7 +33,7 @@ def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str
 
 def random_day(n: int, seed: int = 7) -> list[CallRecordData]:
     rnd = random.Random(seed)
-    outcomes = list(Outcome)
+    outcomes = list(RECORD_OUTCOMES)
     recs = []
     for i in range(n):
         recs.append(make_record(

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from queueing.callstate import RECORD_OUTCOMES
 from records.model import CallRecordData, Outcome, RecordError
 from records.testing import make_record
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("outcome", list(Outcome))
+@pytest.mark.parametrize("outcome", list(RECORD_OUTCOMES))
 def test_every_outcome_builds_and_round_trips(outcome: Outcome) -> None:
     rec = make_record("c1", outcome, entered_at=T0)
     again = CallRecordData.from_dict(rec.to_dict())
