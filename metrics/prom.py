@@ -157,3 +157,80 @@ def register(registry: CollectorRegistry, stats: LiveStats, writer: WriterCounte
     collector = LiveStatsCollector(stats, writer, clock, ami)
     registry.register(collector)
     return collector
+
+
+class AmiFaultCounters(Protocol):
+    action_timeouts: int
+    ping_timeouts: int
+    bad_frames: int
+    oversized_frames: int
+    callback_errors: int
+
+
+class NameCounter(Protocol):
+    @property
+    def counts(self) -> dict[str, int]: ...
+
+
+class TrackerCounters(Protocol):
+    ignored: int
+    dropped: int
+
+    @property
+    def ignored_names(self) -> NameCounter: ...
+
+
+class ResyncCounters(Protocol):
+    runs: int
+    failures: int
+    closed: int
+    adopted: int
+    moved: int
+    mismatches: int
+    restored_records: int
+    cdr_closed: int
+    cdr_unseen: int
+    cdr_missing: int
+    cdr_bad_lines: int
+
+
+class ResyncCollector:
+    """Prometheus: AMI faults (timeouts, bad frames, ignored events) and what the resyncs repaired."""
+
+    def __init__(self, resync: ResyncCounters, ami: AmiFaultCounters, tracker: TrackerCounters) -> None:
+        self.resync, self.ami, self.tracker = resync, ami, tracker
+
+    def collect(self) -> Iterator[Metric]:
+        a, r = self.ami, self.resync
+        for name, doc, value in (
+            ("callcenter_ami_action_timeouts", "AMI actions that got no answer in time", a.action_timeouts),
+            ("callcenter_ami_ping_timeouts", "AMI connections declared dead by the ping watchdog", a.ping_timeouts),
+            ("callcenter_ami_bad_frames", "malformed or oversized AMI frames dropped", a.bad_frames),
+            ("callcenter_ami_callback_errors", "AMI events whose handling failed", a.callback_errors),
+            ("callcenter_ami_events_ignored", "AMI events of no interest, counted and dropped", self.tracker.ignored),
+            ("callcenter_ami_events_malformed", "AMI events lacking a header, counted and dropped",
+             self.tracker.dropped),
+            ("callcenter_resync_runs", "resyncs after an AMI login", r.runs),
+            ("callcenter_resync_failures", "resyncs that could not read the channel list", r.failures),
+            ("callcenter_resync_closed", "calls gone from Asterisk, closed by a resync", r.closed),
+            ("callcenter_resync_adopted", "calls alive in Asterisk taken over by a resync", r.adopted),
+            ("callcenter_resync_moved", "calls whose stage a resync moved on", r.moved),
+            ("callcenter_resync_mismatches", "calls whose state a resync could not explain", r.mismatches),
+            ("callcenter_resync_restored_records", "records resubmitted from the journal at start",
+             r.restored_records),
+            ("callcenter_cdr_closed", "gone calls closed with what Asterisk's CDRs say", r.cdr_closed),
+            ("callcenter_cdr_unseen", "calls the daemon never saw, recorded from Asterisk's CDRs", r.cdr_unseen),
+            ("callcenter_cdr_missing", "gone calls with no CDR in time, closed from their last stage",
+             r.cdr_missing),
+            ("callcenter_cdr_bad_lines", "Master.csv lines that could not be read, skipped", r.cdr_bad_lines),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        yield CounterMetricFamily("callcenter_ami_oversized_frames",
+                                  "AMI frames over ami.max_message bytes, dropped (the reader resyncs)",
+                                  value=a.oversized_frames)
+        by_name = CounterMetricFamily("callcenter_ami_events_ignored_by_name",
+                                      "AMI events of no interest by event name (50 names, then _other)",
+                                      labels=["event"])
+        for event, count in sorted(self.tracker.ignored_names.counts.items()):
+            by_name.add_metric([event], count)
+        yield by_name

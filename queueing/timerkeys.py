@@ -9,7 +9,7 @@ timers are cancelled (kind first, as the old string tuples sorted).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,8 @@ TIMER_KEYS: tuple[type, ...] = (WrapUpTimer, ShiftCloseTimer, ShiftLogoutTimer, 
 
 def order(key: CallTimer) -> tuple[str, int]:
     return key.kind, key.step if isinstance(key, EscalateTimer) else 0
+
+
+def is_timer_key(key: object) -> TypeGuard[TimerKey]:
+    """True for the engine's own keys (the daemon's timer service also holds other parts' keys)."""
+    return isinstance(key, TIMER_KEYS)

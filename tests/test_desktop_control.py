@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.desk import DeskError, control_actions, desk_events
 from callcenter.web.auth import Role, User, for_viewer
-from callcenter.web.desktop import DeskError, control_actions, desk_events
 from queueing import AgentLoggedIn, AgentLoggedOut, AgentNotReady, AgentReady, AgentState
 from tests.test_auth_routes import client, make_app, sign_in
 

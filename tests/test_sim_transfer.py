@@ -9,7 +9,7 @@ from asterisk.ami.codec import Message
 from asterisk.sim import EndpointBehaviour, PbxSimulator, SimConfig
 from asterisk.sim.testing import RawAmi, TinyAgi, simple_ivr
 from asterisk.sim.transfer import DIALPLAN, shipped_extensions
-from callcenter.web.desktop import HANDOFF_NUMBERS, TRANSFER_TARGETS
+from callcenter.desk import HANDOFF_NUMBERS, TRANSFER_TARGETS
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PHONES = {"PJSIP/1001": EndpointBehaviour(answer_delay=1.0, answer_delay_sigma=0.0)}

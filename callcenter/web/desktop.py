@@ -16,23 +16,19 @@ POST /api/tickets/{number}/transition to dispatch); the ticket is linked to the 
 it the caller's number (the desk only ever sees it masked), so the page saves it once the call has ended.
     GET  /api/agents                            every agent's state                    supervisor, admin
 
-The daemon side is `DeskBackend`; `DaemonDesk` implements it on the running daemon. Call control maps to
-AMI with :func:`control_actions` (pure) through one table, `CONTROLS`: hold = Park, transfer to a department
-= BlindTransfer, hand-off to 110/119/120/122 = Atxfer (the agent stays on until the emergency line takes the
-call). The dialplan side is [cc-transfer] and [cc-handoff] in asterisk/conf/extensions_callcenter.conf.
+This module is the routes only (one table, `ROUTES`, of path -> handler -> roles). What they ask of the
+daemon is `DeskBackend`; `DaemonDesk` in callcenter/desk.py implements it, with the call-control table.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import html
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
@@ -41,10 +37,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from callcenter.screenpop import AgentHub, RingingCall
+from callcenter.desk import CONTROLS, HANDOFF_NUMBERS, TRANSFER_TARGETS, DeskBackend, DeskError
+from callcenter.screenpop import AgentHub
 from callcenter.web.auth import (
     ALL_ROLES,
     CSRF_FIELD,
+    SESSION_CSRF,
     LoginLimiter,
     Role,
     UserDirectory,
@@ -58,6 +56,7 @@ from callcenter.web.auth import (
     log_in,
     log_out,
     requires,
+    tokens_match,
 )
 from callcenter.web.errors import WebError
 from callcenter.web.sse import KEEPALIVE_SECONDS, RETRY_MS, StreamRegistry, sse_event
@@ -65,163 +64,7 @@ from callcenter.web.sse import KEEPALIVE_SECONDS, RETRY_MS, StreamRegistry, sse_
 log = logging.getLogger("callcenter.desktop")
 
 ASSETS = Path(__file__).with_name("desktop")
-PARK_TIMEOUT_MS = 120_000
-# Dialplan contexts the call-control actions use (see docs/mqtt.md, "Call control in the dialplan").
-TRANSFER_CONTEXT = "cc-transfer"
-HANDOFF_CONTEXT = "cc-handoff"
-HANDOFF_NUMBERS = {"110": "公安 Police", "119": "消防 Fire", "120": "急救 Ambulance", "122": "交警 Traffic police"}
 AGENT_REASONS = ("break", "meal", "training", "meeting", "other")
-# Departments' hotlines a call can be transferred to (extension in the cc-transfer context -> label).
-TRANSFER_TARGETS = {"8101": "住建局 Housing", "8102": "交通运输局 Transport", "8103": "人社局 Social security",
-                    "8104": "市场监管局 Market regulation", "8105": "生态环境局 Environment"}
-# The unit groups (tickets/departments.py) a ticket can be dispatched to from the desk.
-DISPATCH_GROUPS = ("city_department", "public_service", "county")
-
-
-class DeskError(Exception):
-    """A desk command the daemon refused; `slug` is the stable error id."""
-
-    def __init__(self, status: int, slug: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.slug = slug
-        self.detail = detail
-
-
-# ------------------------------------------------------------------ call control (pure)
-
-Action = tuple[str, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Control:
-    """One call-control button: the AMI action, its fields, and the targets it accepts (None: no target)."""
-
-    ami_action: str
-    fields: Callable[[str, str, str], dict[str, Any]]  # (target, caller channel, agent channel) -> fields
-    targets: Mapping[str, str] | None = None
-
-
-CONTROLS: dict[str, Control] = {
-    "hold": Control("Park", lambda _t, caller, agent: {
-        "Channel": caller, "TimeoutChannel": agent, "Timeout": PARK_TIMEOUT_MS}),
-    "transfer": Control("BlindTransfer", lambda t, _c, agent: {
-        "Channel": agent, "Context": TRANSFER_CONTEXT, "Exten": t}, TRANSFER_TARGETS),
-    "handoff": Control("Atxfer", lambda t, _c, agent: {
-        "Channel": agent, "Context": HANDOFF_CONTEXT, "Exten": t}, HANDOFF_NUMBERS),
-}
-
-
-def control_actions(action: str, target: str, *, caller_channel: str, agent_channel: str) -> list[Action]:
-    """The AMI actions for one call-control request (DeskError 422 for an unknown action or target)."""
-    control = CONTROLS.get(action)
-    if control is None:
-        raise DeskError(422, "invalid_action", f"action is one of {', '.join(CONTROLS)}")
-    if control.targets is not None and target not in control.targets:
-        raise DeskError(422, "invalid_target", f"{action} goes to one of {', '.join(control.targets)}")
-    return [(control.ami_action, control.fields(target, caller_channel, agent_channel))]
-
-
-def ticket_choices(service: Any, language: str) -> dict[str, Any]:
-    """The ticket form's choices from the tickets configuration: {code: label} per field, and the category a
-    queue pre-fills (a complaints queue files a complaint, every other queue the first category)."""
-    cfg = service.cfg
-    categories = {c.code: c.name.get(language) for c in cfg.categories}
-    first = next(iter(categories), "")
-    return {
-        "categories": categories,
-        "topics": dict(cfg.topic_names(language)),
-        "districts": {d.code: d.name(language) for d in service.directory if d.group == "county"},
-        "departments": {d.code: d.name(language) for d in service.directory if d.group in DISPATCH_GROUPS},
-        "queue_category": {"complaints": "complaint" if "complaint" in categories else first, "": first},
-    }
-
-
-# ------------------------------------------------------------------ the daemon side
-
-
-class DeskBackend(Protocol):
-    hub: AgentHub
-    tickets_api: bool
-
-    def state(self, agent_id: str) -> dict[str, Any]: ...
-    def set_state(self, agent_id: str, state: str, reason: str, by: str) -> dict[str, Any]: ...
-    async def call_control(self, agent_id: str, action: str, target: str) -> dict[str, Any]: ...
-    def agents(self) -> list[dict[str, Any]]: ...
-
-
-@dataclass
-class ActiveCall:
-    call_id: str
-    caller_channel: str
-    agent_channel: str
-    queue: str | None
-
-
-class DaemonDesk:
-    """`DeskBackend` on the running daemon (duck-typed: engine, ledger, ami, cfg, screenpop, clock)."""
-
-    def __init__(self, daemon: Any) -> None:
-        self.daemon = daemon
-        self.hub: AgentHub = daemon.screenpop.hub
-        self.calls: dict[str, ActiveCall] = {}  # agent id -> the call ringing at / talking with the agent
-        # True once the tickets API (callcenter/web/tickets_api.py) is mounted in this app: the form posts there.
-        self.tickets_api = False
-
-    # -- facts from the daemon (sync, on the loop thread)
-    def ringing(self, call_id: str, agent_channel: str, at: datetime) -> None:
-        entry = self.daemon.ledger.calls.get(call_id)
-        if entry is None or entry.offer_agent is None:
-            return
-        cfg = self.daemon.cfg
-        label = ""
-        if entry.queue:
-            with contextlib.suppress(KeyError):
-                label = cfg.queue(entry.queue).label(cfg.centre.language)
-        self.calls[entry.offer_agent] = ActiveCall(call_id, entry.channel, agent_channel, entry.queue)
-        self.daemon.screenpop.ringing(RingingCall(
-            call_id=call_id, agent_id=entry.offer_agent, caller_number=entry.caller_number,
-            caller_name=entry.caller_name, ivr_path=entry.ivr_path, language=entry.language,
-            queue=entry.queue, queue_label=label, queued_at=entry.queued_at, rang_at=at, offers=entry.offers,
-        ))
-
-    def state_changed(self, agent_id: str, state: str, reason: str, at: datetime, by: str) -> None:
-        call = self.calls.get(agent_id)
-        wrapup = None
-        if state == "wrap_up" and call is not None and call.queue:
-            with contextlib.suppress(KeyError):
-                wrapup = self.daemon.cfg.queue(call.queue).wrapup_seconds
-        if state in ("ready", "not_ready", "logged_out"):
-            self.calls.pop(agent_id, None)
-        self.daemon.screenpop.agent_state(agent_id, state, reason, at, by=by,
-                                          call_id=call.call_id if call else None, wrapup_seconds=wrapup)
-
-    # -- DeskBackend
-    def state(self, agent_id: str) -> dict[str, Any]:
-        last = self.hub.last_state.get(agent_id)
-        if last is not None:
-            return last
-        st, reason = self.daemon.engine.agent_state(agent_id)
-        return {"agent_id": agent_id, "state": st.value, "reason": reason}
-
-    def set_state(self, agent_id: str, state: str, reason: str, by: str) -> dict[str, Any]:
-        self.daemon.agent_command(agent_id, state, reason, by)
-        return self.state(agent_id)
-
-    async def call_control(self, agent_id: str, action: str, target: str) -> dict[str, Any]:
-        call = self.calls.get(agent_id)
-        if call is None or not call.agent_channel:
-            raise DeskError(409, "no_call", "you have no call to control")
-        actions = control_actions(action, target, caller_channel=call.caller_channel, agent_channel=call.agent_channel)
-        await self.daemon.ami_actions(actions)
-        return {"ok": True, "action": action, "target": target, "call_id": call.call_id}
-
-    def agents(self) -> list[dict[str, Any]]:
-        out = []
-        for a in self.daemon.cfg.agents:
-            st, reason = self.daemon.engine.agent_state(str(a.id))
-            out.append({"agent_id": str(a.id), "name": a.name, "state": st.value, "reason": reason})
-        return out
 
 
 # ------------------------------------------------------------------ request bodies
@@ -346,8 +189,6 @@ async def _disconnect(receive: Receive, stop: asyncio.Event) -> None:
 
 
 def _page(name: str, language: str, centre_name: str) -> str:
-    import html
-
     text = (ASSETS / name).read_text(encoding="utf-8")
     return text.replace("{{lang}}", language).replace("{{centre}}", html.escape(centre_name))
 
@@ -355,23 +196,63 @@ def _page(name: str, language: str, centre_name: str) -> str:
 def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str, centre_name: str,
                    streams: StreamRegistry, limiter: LoginLimiter | None = None,
                    choices: Mapping[str, Any] | None = None) -> list[BaseRoute]:
-    """`choices`: the ticket form's choices (:func:`ticket_choices`); without them the form cannot be saved."""
-    limiter = limiter or LoginLimiter()
-    form_choices = dict(choices or {"categories": {}, "topics": {}, "districts": {}, "departments": {},
-                                    "queue_category": {}})
-    login_page = _page("login.html", language, centre_name)
-    desk_page = _page("desk.html", language, centre_name)
+    """`choices`: the ticket form's choices (:func:`callcenter.desk.ticket_choices`); without them the form
+    cannot be saved."""
+    return DeskRoutes(backend, users, language=language, centre_name=centre_name, streams=streams,
+                      limiter=limiter, choices=choices).routes()
 
-    async def login_form(request: Request) -> Response:
+
+ANYONE = tuple(ALL_ROLES)
+#: path, HTTP method, handler (a DeskRoutes method), roles (None: no sign-in), a browser page
+ROUTES: tuple[tuple[str, str, str, tuple[Role, ...] | None, bool], ...] = (
+    ("/login", "GET", "login_form", None, False),
+    ("/login", "POST", "login", None, False),
+    ("/logout", "POST", "logout", ANYONE, False),
+    ("/api/me", "GET", "me", ANYONE, False),
+    ("/desk", "GET", "desk", (Role.AGENT,), True),
+    ("/api/desk/stream", "GET", "stream", (Role.AGENT,), False),
+    ("/api/desk/state", "GET", "get_state", (Role.AGENT,), False),
+    ("/api/desk/state", "POST", "set_state", (Role.AGENT,), False),
+    ("/api/desk/call", "POST", "call_control", (Role.AGENT,), False),
+    ("/api/desk/options", "GET", "options", (Role.AGENT, Role.SUPERVISOR), False),
+    ("/api/agents", "GET", "agents", (Role.SUPERVISOR, Role.ADMIN), False),
+)
+
+
+class DeskRoutes:
+    """The desktop's handlers; ``routes()`` puts them behind their roles (``ROUTES``)."""
+
+    def __init__(self, backend: DeskBackend, users: UserDirectory, *, language: str, centre_name: str,
+                 streams: StreamRegistry, limiter: LoginLimiter | None = None,
+                 choices: Mapping[str, Any] | None = None) -> None:
+        self.backend, self.users, self.language, self.streams = backend, users, language, streams
+        self.limiter = limiter or LoginLimiter()
+        self.choices = choices
+        self.form_choices = dict(choices or {"categories": {}, "topics": {}, "districts": {}, "departments": {},
+                                             "queue_category": {}})
+        self.login_page = _page("login.html", language, centre_name)
+        self.desk_page = _page("desk.html", language, centre_name)
+
+    def routes(self) -> list[BaseRoute]:
+        out: list[BaseRoute] = []
+        for path, http_method, name, roles, page in ROUTES:
+            endpoint = getattr(self, name)
+            if roles is not None:
+                endpoint = requires(*roles, page=page)(endpoint)
+            out.append(Route(path, endpoint, methods=[http_method]))
+        out.append(Mount("/desk/static", StaticFiles(directory=ASSETS / "static"), name="desk-static"))
+        return out
+
+    async def login_form(self, request: Request) -> Response:
         """Sign-in page.
         ---
         responses:
           200: {description: HTML form}
         """
         token = csrf_token(request)
-        return HTMLResponse(login_page.replace("{{csrf}}", token), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(self.login_page.replace("{{csrf}}", token), headers={"Cache-Control": "no-store"})
 
-    async def login(request: Request) -> Response:
+    async def login(self, request: Request) -> Response:
         """Sign in (JSON or form); 429 `too_many_attempts` after repeated failures.
         ---
         requestBody:
@@ -400,22 +281,20 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
                 raise InvalidBody(exc) from None
         else:
             body = await json_body(request, LoginBody)
-        from callcenter.web.auth import SESSION_CSRF, tokens_match
-
         if not tokens_match(request.session.get(SESSION_CSRF), body.csrf_token):
             raise WebError(403, "csrf_failed", "missing or wrong CSRF token; reload the page")
         address = client_address(request)
-        wait = limiter.retry_after(body.username, address)
+        wait = self.limiter.retry_after(body.username, address)
         if wait > 0:
             raise WebError(429, "too_many_attempts", f"too many failed sign-ins; try again in {int(wait) + 1} s") \
                 from None
-        user = await asyncio.to_thread(users.authenticate, body.username, body.password)
+        user = await asyncio.to_thread(self.users.authenticate, body.username, body.password)
         if user is None:
-            limiter.failed(body.username, address)
+            self.limiter.failed(body.username, address)
             # The username is not logged (it may be a mistyped password); the address is.
             log.warning("failed sign-in from %s", address)
             raise WebError(401, "bad_credentials", "wrong username or password")
-        limiter.succeeded(body.username)
+        self.limiter.succeeded(body.username)
         log_in(request, user)
         log.info("user %s (%s) signed in from %s", user.username, user.role.value, address)
         target = "/admin" if user.role is Role.ADMIN else "/desk"
@@ -423,8 +302,7 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
             return RedirectResponse(target, status_code=303)
         return JSONResponse({"ok": True, "next": target, "user": user.public(), "csrf_token": csrf_token(request)})
 
-    @requires(*ALL_ROLES)
-    async def logout(request: Request) -> Response:
+    async def logout(self, request: Request) -> Response:
         """Sign out.
         ---
         responses:
@@ -433,8 +311,7 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
         log_out(request)
         return JSONResponse({"ok": True})
 
-    @requires(*ALL_ROLES)
-    async def me(request: Request) -> Response:
+    async def me(self, request: Request) -> Response:
         """The signed-in user and the session's CSRF token.
         ---
         responses:
@@ -442,45 +319,42 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
           401: {description: not signed in}
         """
         user = request.state.user
-        return JSONResponse({**user.public(), "csrf_token": csrf_token(request), "language": language},
+        return JSONResponse({**user.public(), "csrf_token": csrf_token(request), "language": self.language},
                             headers={"Cache-Control": "no-store"})
 
-    @requires(Role.AGENT, page=True)
-    async def desk(request: Request) -> Response:
+    async def desk(self, request: Request) -> Response:
         """The agent desktop page.
         ---
         responses:
           200: {description: HTML}
         """
-        return HTMLResponse(desk_page, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(self.desk_page, headers={"Cache-Control": "no-store"})
 
+    @staticmethod
     def agent_of(request: Request) -> str:
         agent_id = request.state.user.agent_id
         if not agent_id:
             raise WebError(403, "no_agent", "your user is not tied to an agent")
         return str(agent_id)
 
-    @requires(Role.AGENT)
-    async def stream(request: Request) -> Response:
+    async def stream(self, request: Request) -> Response:
         """Server-sent events: `state` and `offer` (the screen-pop) for the signed-in agent.
         ---
         responses:
           200: {description: text/event-stream}
         """
         user = request.state.user
-        return HubStream(backend.hub, agent_of(request), lambda p: for_viewer(user, p), streams)
+        return HubStream(self.backend.hub, self.agent_of(request), lambda p: for_viewer(user, p), self.streams)
 
-    @requires(Role.AGENT)
-    async def get_state(request: Request) -> Response:
+    async def get_state(self, request: Request) -> Response:
         """The agent's state.
         ---
         responses:
           200: {description: state}
         """
-        return JSONResponse(backend.state(agent_of(request)))
+        return JSONResponse(self.backend.state(self.agent_of(request)))
 
-    @requires(Role.AGENT)
-    async def set_state(request: Request) -> Response:
+    async def set_state(self, request: Request) -> Response:
         """Go ready, not ready (with a reason) or log out.
         ---
         requestBody:
@@ -501,13 +375,13 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
         if body.state == "not_ready" and body.reason is None:
             raise WebError(422, "reason_required", "not ready needs a reason")
         try:
-            result = backend.set_state(agent_of(request), body.state, body.reason or "", request.state.user.username)
+            result = self.backend.set_state(self.agent_of(request), body.state, body.reason or "",
+                                            request.state.user.username)
         except DeskError as exc:
             raise WebError(exc.status, exc.slug, exc.detail) from None
         return JSONResponse(result)
 
-    @requires(Role.AGENT)
-    async def call_control(request: Request) -> Response:
+    async def call_control(self, request: Request) -> Response:
         """Control the current call: hold, transfer to a department, hand off to 110/119/120/122.
         ---
         requestBody:
@@ -528,13 +402,12 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
         if CONTROLS[body.action].targets is not None and not body.target:
             raise WebError(422, "target_required", "transfer and hand-off need a target")
         try:
-            result = await backend.call_control(agent_of(request), body.action, body.target)
+            result = await self.backend.call_control(self.agent_of(request), body.action, body.target)
         except DeskError as exc:
             raise WebError(exc.status, exc.slug, exc.detail) from None
         return JSONResponse(result)
 
-    @requires(Role.AGENT, Role.SUPERVISOR)
-    async def options(request: Request) -> Response:
+    async def options(self, request: Request) -> Response:
         """Choices for the desktop's forms.
         ---
         responses:
@@ -544,33 +417,17 @@ def desktop_routes(backend: DeskBackend, users: UserDirectory, *, language: str,
             "not_ready_reasons": list(AGENT_REASONS),
             "handoff": HANDOFF_NUMBERS,
             "transfer": TRANSFER_TARGETS,
-            **form_choices,
-            "tickets_api": backend.tickets_api and choices is not None,
+            **self.form_choices,
+            "tickets_api": self.backend.tickets_api and self.choices is not None,
         })
 
-    @requires(Role.SUPERVISOR, Role.ADMIN)
-    async def agents(request: Request) -> Response:
+    async def agents(self, request: Request) -> Response:
         """Every agent's state.
         ---
         responses:
           200: {description: agents}
         """
-        return JSONResponse({"agents": backend.agents()})
-
-    return [
-        Route("/login", login_form, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/api/me", me, methods=["GET"]),
-        Route("/desk", desk, methods=["GET"]),
-        Route("/api/desk/stream", stream, methods=["GET"]),
-        Route("/api/desk/state", get_state, methods=["GET"]),
-        Route("/api/desk/state", set_state, methods=["POST"]),
-        Route("/api/desk/call", call_control, methods=["POST"]),
-        Route("/api/desk/options", options, methods=["GET"]),
-        Route("/api/agents", agents, methods=["GET"]),
-        Mount("/desk/static", StaticFiles(directory=ASSETS / "static"), name="desk-static"),
-    ]
+        return JSONResponse({"agents": self.backend.agents()})
 
 
 def invalid_body_handler(request: Request, exc: Exception) -> Response:
@@ -579,35 +436,6 @@ def invalid_body_handler(request: Request, exc: Exception) -> Response:
 
 
 __all__: Sequence[str] = [
-    "DaemonDesk", "DeskBackend", "DeskError", "HubStream", "InvalidBody", "check_csrf", "control_actions",
-    "current_user", "desktop_routes", "field_errors", "invalid_body_handler", "json_body",
+    "DeskBackend", "DeskError", "DeskRoutes", "HubStream", "InvalidBody", "check_csrf", "current_user",
+    "desktop_routes", "field_errors", "invalid_body_handler", "json_body",
 ]
-
-
-# ------------------------------------------------------------------ desk commands -> ACD events (pure)
-
-
-def desk_events(current: Any, agent_id: str, state: str, reason: str, at: datetime) -> list[Any]:
-    """The engine events for a desk command, given the agent's current state (an `AgentState`)."""
-    from queueing import AgentLoggedIn, AgentLoggedOut, AgentNotReady, AgentReady, AgentState
-
-    logged_out = current is AgentState.LOGGED_OUT
-    if state == "ready":
-        return [AgentLoggedIn(at=at, agent_id=agent_id), AgentReady(at=at, agent_id=agent_id)] if logged_out \
-            else [AgentReady(at=at, agent_id=agent_id)]
-    if state == "not_ready":
-        head = [AgentLoggedIn(at=at, agent_id=agent_id)] if logged_out else []
-        return [*head, AgentNotReady(at=at, agent_id=agent_id, reason=reason or "other")]
-    if state == "logged_out":
-        return [] if logged_out else [AgentLoggedOut(at=at, agent_id=agent_id)]
-    raise DeskError(422, "invalid_state", "state is one of ready, not_ready, logged_out")
-
-
-def engine_refusal(exc: Exception) -> DeskError:
-    """An ACD error as the desk shows it (a stable slug, no internals)."""
-    name = type(exc).__name__
-    if name == "NotOnShift":
-        return DeskError(409, "not_on_shift", "you are not on shift now")
-    if name == "UnknownAgent":
-        return DeskError(404, "unknown_agent", "the ACD does not know this agent")
-    return DeskError(409, "not_allowed", f"not possible in your current state ({name})")
