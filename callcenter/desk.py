@@ -34,6 +34,7 @@ from queueing import (
     UnknownAgent,
 )
 from queueing.events import Event
+from tickets.service import TicketService
 
 log = logging.getLogger("callcenter.desktop")
 
@@ -93,7 +94,7 @@ def control_actions(action: str, target: str, *, caller_channel: str, agent_chan
     return [(control.ami_action, control.fields(target, caller_channel, agent_channel))]
 
 
-def ticket_choices(service: Any, language: str) -> dict[str, Any]:
+def ticket_choices(service: TicketService, language: str) -> dict[str, Any]:
     """The ticket form's choices from the tickets configuration: {code: label} per field, and the category a
     queue pre-fills (a complaints queue files a complaint, every other queue the first category)."""
     cfg = service.cfg
