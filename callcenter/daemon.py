@@ -42,11 +42,11 @@ from asterisk.ami.tracker import (
 from callcenter.cdr_import import Fate
 from callcenter.clock import Clock
 from callcenter.engine_config import engine_config_from, shift_rules_from
+from callcenter.ivr_service import IvrService
 from callcenter.ledger import CallEntry, CallLedger
 from callcenter.resync import LiveChannel, OpenCallJournal, ResyncCollector, Resyncer
 from callcenter.timers import TimerService
 from config.models import Config
-from ivr.service import IvrService
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
@@ -790,7 +790,7 @@ class Daemon:
         survey = session.script.endswith("survey")
         # A follow-up call (回访) names its ticket; read before the survey, while the channel is surely up.
         ticket = await self._followup_ticket(session) if survey else None
-        # The menu (current version, hot-reloadable) or the after-call survey: ivr/service.py.
+        # The menu (current version, hot-reloadable) or the after-call survey: callcenter/ivr_service.py.
         result = await self.ivr.agi_session(session, self.ledger)
         if survey and result is not None and result.data.satisfaction is not None:
             from tickets.survey import SurveyAnswer, survey_scores

@@ -1,6 +1,10 @@
 """The sans-IO IVR: menu model, interpreter and static validation.
 
-The AGI adapter lives in ``ivr.over_agi`` (it needs the asyncio AGI session, so it is not imported here).
+Imports go one way: the IVR imports nothing of the project outside ``ivr``.
+The AGI adapter lives in ``asterisk.agi.ivr`` (it needs the asyncio AGI session), the menu as the daemon
+runs it (versions, hot reload, survey) in ``callcenter.ivr_service``, and the YAML schema that builds a
+``Menu`` in ``config.models.ivr`` with ``config.menu`` loading a menu file: config imports ivr, never the
+reverse.
 """
 
 from ivr.interpreter import (
