@@ -18,10 +18,10 @@ from ivr.interpreter import (
     IvrError,
     IvrEvent,
     IvrRun,
+    IvrStep,
     Play,
     Played,
     SetVar,
-    Step,
     Timeout,
 )
 from ivr.model import (
@@ -55,6 +55,7 @@ __all__ = [
     "IvrIssue",
     "IvrModelError",
     "IvrRun",
+    "IvrStep",
     "Menu",
     "MenuNode",
     "Node",
@@ -65,7 +66,6 @@ __all__ = [
     "PromptFile",
     "SetNode",
     "SetVar",
-    "Step",
     "Timeout",
     "check",
     "validate",

@@ -259,9 +259,9 @@ def write_month(store: Any, sim: SimulatedMonth, calendar: WorkCalendar, seed: i
     records.store.Store), in one transaction. A record or interval already stored is skipped."""
     from records.agentlog import TABLE as INTERVALS
     from records.agentlog import AgentLog
-    from records.table import CallRecord
+    from records.table import CallRecordRow
 
-    records = CallRecord.__table__  # type: ignore[attr-defined]
+    records = CallRecordRow.__table__  # type: ignore[attr-defined]
     AgentLog(store.engine)  # creates its table when missing, like the ticket tables below
     Ticket.metadata.create_all(store.engine, tables=TICKET_TABLES)
     with store.engine.connect() as conn:
