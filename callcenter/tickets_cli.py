@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
                       f"{t.department or '-':20} {t.content[:40]}")
             return 0
         if cmd == "show":
-            from tickets.service import TicketNotFound
+            from tickets.errors import TicketNotFound
 
             try:
                 t = service.get(args.number, supervisor)

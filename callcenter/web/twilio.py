@@ -311,8 +311,8 @@ class SmsReplies:
 
     def answer(self, params: dict[str, str]) -> str:
         """The reply's effect (blocking: the store), as TwiML."""
+        from tickets.errors import TicketError
         from tickets.followup import parse_reply
-        from tickets.service import TicketError
         from tickets.workflow import WorkflowError
 
         satisfaction = parse_reply(params.get("Body", ""))
