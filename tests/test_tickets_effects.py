@@ -12,7 +12,7 @@ from tickets.departments import Directory
 from tickets.effects import EFFECTS, Move
 from tickets.errors import InvalidTicket
 from tickets.settings import TicketsConfig
-from tickets.ticket_models import Ticket
+from tickets.tables import Ticket
 from tickets.workflow import TRANSITIONS, Action
 
 COLUMNS = {c.name for c in Ticket.__table__.columns}  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from records.store import Store
 from records.table import CallRecordRow, UTCDateTime
 from tickets import access
 from tickets.access import Viewer
-from tickets.ticket_models import Ticket
+from tickets.tables import Ticket
 
 T = Ticket.__table__  # type: ignore[attr-defined]
 C = CallRecordRow.__table__  # type: ignore[attr-defined]

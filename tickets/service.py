@@ -25,7 +25,7 @@ from tickets.effects import EFFECTS, Move
 from tickets.errors import ConcurrentChange, Forbidden, InvalidTicket, TicketNotFound
 from tickets.followup import next_attempt
 from tickets.settings import TicketsConfig, walk_topics
-from tickets.ticket_models import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
+from tickets.tables import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
 from tickets.workflow import DEADLINE_STATES, OPEN_STATES, Action, TicketState, next_state
 
 T = Ticket.__table__  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from callcenter.reports.bulk import insert_rows, next_ids
 from callcenter.reports.month import SimulatedMonth
 from records.model import CallRecordData, Outcome
 from tickets.deadlines import WorkCalendar, due_at
-from tickets.ticket_models import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
+from tickets.tables import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
 from tickets.workflow import OPEN_STATES, TicketState
 
 T = Ticket.__table__  # type: ignore[attr-defined]
