@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import tickets.ticket_models  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
+import tickets.tables  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
 from records import agentlog
 

@@ -127,7 +127,7 @@ def run_backend(store: Store, args: argparse.Namespace) -> dict[str, Any]:
 def ticket_history(store: Store, args: argparse.Namespace, callers: int) -> dict[str, Any]:
     """Load --history-tickets tickets (plain Core inserts), then time the screen-pop query."""
     from tickets.history import caller_history
-    from tickets.ticket_models import TICKET_TABLES, Ticket
+    from tickets.tables import TICKET_TABLES, Ticket
 
     table = Ticket.__table__  # type: ignore[attr-defined]
     Ticket.metadata.create_all(store.engine, tables=TICKET_TABLES)

@@ -37,6 +37,7 @@ from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
 from callcenter.engine_config import engine_config_from, shift_rules_from
 from callcenter.executor import AMI_WORKERS, AmiExecutor
+from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.resync import OpenCallJournal, Resyncer
 from callcenter.screenpop import ScreenPop, store_history_source
@@ -47,7 +48,6 @@ from callcenter.web.twilio import SmsReplies
 from callcenter.webapp import DaemonWeb
 from config.loader import ConfigError, load_config
 from config.models import Config
-from ivr.service import IvrService
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats

@@ -16,7 +16,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
-from ivr.load import MenuSource, load_menu_file
+from config.menu import MenuSource, load_menu_file
 from ivr.model import (
     CallbackNode,
     CollectNode,

@@ -108,7 +108,7 @@ TEXT = {
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class TicketStep:
     action: str  # a tickets.workflow.Action value, or "survey" (the call's own survey score)
     by: str  # agent | department | supervisor | followup
     department: str | None = None
@@ -128,7 +128,7 @@ class TicketPlan:
     township: str
     content: str
     title: str
-    steps: tuple[Step, ...]
+    steps: tuple[TicketStep, ...]
 
 
 class DemoChoices:
@@ -193,43 +193,44 @@ class DemoChoices:
                           topic_label, tuple(steps))
 
     def _steps(self, record: CallRecordData, category: str, county: str, topic: str,
-               rng: random.Random) -> list[Step]:
+               rng: random.Random) -> list[TicketStep]:
         text = TEXT[self.language]
         if category == "consultation" and rng.random() < 0.6:  # 直接办结: answered during the call
-            steps = [Step("answer", "agent", note=text["answer"].format(topic=topic))]
+            steps = [TicketStep("answer", "agent", note=text["answer"].format(topic=topic))]
             if record.satisfaction is not None and self.survey_scores:
-                steps.append(Step("survey", "followup", score=record.satisfaction))
+                steps.append(TicketStep("survey", "followup", score=record.satisfaction))
             return steps
         department = self._department(county, rng)
         if department is None or rng.random() < 0.1:
             return []  # accepted, not dispatched yet
-        steps = [Step("dispatch", "agent", department)]
+        steps = [TicketStep("dispatch", "agent", department)]
         r = rng.random()
         if r < 0.08:  # 退单, and the centre sends it elsewhere half the time
-            steps.append(Step("return", "department", department, note=text["return"]))
+            steps.append(TicketStep("return", "department", department, note=text["return"]))
             other = self._department(county, rng, avoid=department)
             if other is not None and rng.random() < 0.5:
-                steps.append(Step("reassign", "agent", other))
+                steps.append(TicketStep("reassign", "agent", other))
             return steps
         if r < 0.25:
             return steps  # dispatched, not signed for yet
-        steps.append(Step("sign", "department", department))
+        steps.append(TicketStep("sign", "department", department))
         r = rng.random()
         if r < 0.08:  # 延期
-            steps.append(Step("request_extension", "department", department, note=text["extension"],
+            steps.append(TicketStep("request_extension", "department", department, note=text["extension"],
                               days=rng.randint(3, 5)))
             if rng.random() < 0.5:
-                steps.append(Step("approve_extension", "supervisor", note="同意延期" if self.language == "zh"
+                steps.append(TicketStep("approve_extension", "supervisor", note="同意延期" if self.language == "zh"
                                   else "approved"))
         elif r < 0.16:  # 催办
-            steps.append(Step("remind", "supervisor", note="请加快办理" if self.language == "zh" else "please hurry"))
+            hurry = "请加快办理" if self.language == "zh" else "please hurry"
+            steps.append(TicketStep("remind", "supervisor", note=hurry))
         elif r < 0.6:
-            steps.append(Step("resolve", "department", department, note=text["resolve"]))
+            steps.append(TicketStep("resolve", "department", department, note=text["resolve"]))
             if rng.random() < 0.6:  # 回访 done
                 verdict = rng.choices(["satisfied", "basically_satisfied", "unsatisfied"], [0.8, 0.12, 0.08])[0]
-                steps.append(Step("follow_up", "followup", satisfaction=verdict))
+                steps.append(TicketStep("follow_up", "followup", satisfaction=verdict))
                 if verdict != "unsatisfied" and rng.random() < 0.5:
-                    steps.append(Step("close", "agent"))
+                    steps.append(TicketStep("close", "agent"))
         return steps
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from asterisk.agi.protocol import AgiCommandError
 from asterisk.agi.server import AgiSession
 from callcenter.callflow import DaemonStats
+from callcenter.ivr_service import IvrService
 from callcenter.ledger import CallLedger
-from ivr.service import IvrService
 from tickets.survey import SurveyAnswer, SurveyRecorder, survey_scores
 
 
@@ -24,7 +24,7 @@ class AgiCalls:
         survey = session.script.endswith("survey")
         # A follow-up call (回访) names its ticket; read before the survey, while the channel is surely up.
         ticket = await followup_ticket(session) if survey else None
-        # The menu (current version, hot-reloadable) or the after-call survey: ivr/service.py.
+        # The menu (current version, hot-reloadable) or the after-call survey: callcenter/ivr_service.py.
         result = await self.ivr.agi_session(session, self.ledger)
         if survey and result is not None and result.data.satisfaction is not None:
             self.surveys.submit(SurveyAnswer(session.uniqueid, result.data.satisfaction,

@@ -79,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
         from sqlalchemy import select
 
         from records.store import Store
-        from records.table import CallRecord, from_row
+        from records.table import CallRecordRow, from_row
 
         tz = ZoneInfo("UTC")
         url = args.database
@@ -89,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
         if not url:
             print("give --database URL or --config FILE", file=sys.stderr)
             return 2
-        table = CallRecord.__table__  # type: ignore[attr-defined]
+        table = CallRecordRow.__table__  # type: ignore[attr-defined]
         with Store(url) as store, store.engine.connect() as conn:
             rows = [from_row(r) for r in conn.execute(
                 select(table).order_by(table.c.ended_at.desc()).limit(args.last))]
@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
                       f"{t.department or '-':20} {t.content[:40]}")
             return 0
         if cmd == "show":
-            from tickets.service import TicketNotFound
+            from tickets.errors import TicketNotFound
 
             try:
                 t = service.get(args.number, supervisor)

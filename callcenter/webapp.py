@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from callcenter.desk import DaemonDesk, ticket_choices
+from callcenter.ivr_service import IvrService
 from callcenter.web import create_app
 from callcenter.web.admin import AuditLog, ConfigEditor, admin_routes
 from callcenter.web.auth import UserDirectory
@@ -21,7 +22,6 @@ from callcenter.web.sse import StreamRegistry
 from callcenter.web.tickets_api import tickets_routes
 from callcenter.web.twilio import SmsReplies, TwilioIvr, sms_routes, twilio_routes
 from config.models import Config
-from ivr.service import IvrService
 from tickets.service import TicketService
 
 

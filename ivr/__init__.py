@@ -1,6 +1,10 @@
 """The sans-IO IVR: menu model, interpreter and static validation.
 
-The AGI adapter lives in ``ivr.over_agi`` (it needs the asyncio AGI session, so it is not imported here).
+Imports go one way: the IVR imports nothing of the project outside ``ivr``.
+The AGI adapter lives in ``asterisk.agi.ivr`` (it needs the asyncio AGI session), the menu as the daemon
+runs it (versions, hot reload, survey) in ``callcenter.ivr_service``, and the YAML schema that builds a
+``Menu`` in ``config.models.ivr`` with ``config.menu`` loading a menu file: config imports ivr, never the
+reverse.
 """
 
 from ivr.interpreter import (
@@ -14,10 +18,10 @@ from ivr.interpreter import (
     IvrError,
     IvrEvent,
     IvrRun,
+    IvrStep,
     Play,
     Played,
     SetVar,
-    Step,
     Timeout,
 )
 from ivr.model import (
@@ -51,6 +55,7 @@ __all__ = [
     "IvrIssue",
     "IvrModelError",
     "IvrRun",
+    "IvrStep",
     "Menu",
     "MenuNode",
     "Node",
@@ -61,7 +66,6 @@ __all__ = [
     "PromptFile",
     "SetNode",
     "SetVar",
-    "Step",
     "Timeout",
     "check",
     "validate",

@@ -186,7 +186,7 @@ IvrCommand = Play | Collect | SetVar | Enqueue | HangupCall | Transfer | Record
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class IvrStep:
     """One step of the caller's path: a node played or a menu answered (digits, 'timeout', 'hangup')."""
 
     node: str
@@ -245,7 +245,7 @@ class IvrRun:
         self.satisfaction: int | None = None
         self.message = False
         self.transfer_to: str | None = None
-        self.steps: list[Step] = []
+        self.steps: list[IvrStep] = []
         self.node_name: str | None = None
         self.attempts = 0  # failed entries at the current input node
         self.done = False
@@ -304,7 +304,7 @@ class IvrRun:
         if isinstance(event, Played | Recorded):
             if self._waiting is not type(event):
                 raise IvrError(f"{type(event).__name__} while waiting for {self.waiting_for}")
-            self.steps.append(Step(self._name(), None, event.at))
+            self.steps.append(IvrStep(self._name(), None, event.at))
             assert isinstance(node, PlayNode | CallbackNode | MessageNode)
             if isinstance(node, MessageNode):
                 self.message = True
@@ -312,7 +312,7 @@ class IvrRun:
         if self._waiting is not Digits or not isinstance(node, _INPUT):
             raise IvrError(f"{type(event).__name__} while waiting for {self.waiting_for}")
         if isinstance(event, Timeout):
-            self.steps.append(Step(self._name(), "timeout", event.at))
+            self.steps.append(IvrStep(self._name(), "timeout", event.at))
             return self._retry(node, event.at, invalid=False)
         return self._entry(node, event)
 
@@ -340,7 +340,7 @@ class IvrRun:
                 continue
             if isinstance(node, TimeNode):
                 target = self._branch(node, name, at)
-                self.steps.append(Step(name, None, at, branch=target))
+                self.steps.append(IvrStep(name, None, at, branch=target))
                 name = target
                 continue
             if isinstance(node, CallbackNode):
@@ -348,7 +348,7 @@ class IvrRun:
                 number = self.vars.get(node.number_var) if node.number_var else None
                 self.callback_number = number or self.caller or None
                 if node.prompt is None:
-                    self.steps.append(Step(name, None, at))
+                    self.steps.append(IvrStep(name, None, at))
                     name = node.next
                     continue
                 self._waiting = Played
@@ -418,20 +418,20 @@ class IvrRun:
     def _entry(self, node: InputNode, event: Digits) -> list[IvrCommand]:
         name = self._name()
         if isinstance(node, MenuNode):
-            self.steps.append(Step(name, event.digits, event.at))
+            self.steps.append(IvrStep(name, event.digits, event.at))
             target = node.target_for(event.digits)
             if target is None:
                 return self._retry(node, event.at, invalid=True)
             return self._enter(target, event.at)
         if isinstance(node, LanguageNode):
-            self.steps.append(Step(name, event.digits, event.at))
+            self.steps.append(IvrStep(name, event.digits, event.at))
             for choice in node.choices:
                 if choice.digits == event.digits:
                     self.language = choice.language
                     return self._enter(node.next, event.at)
             return self._retry(node, event.at, invalid=True)
         if isinstance(node, RateNode):
-            self.steps.append(Step(name, event.digits, event.at))
+            self.steps.append(IvrStep(name, event.digits, event.at))
             for rating in node.scale:
                 if rating.digits == event.digits:
                     self.satisfaction = rating.score
@@ -442,7 +442,7 @@ class IvrRun:
         value = None
         if node.min_digits <= len(keys) <= node.max_digits:
             value = check_entry(node.kind, keys)
-        self.steps.append(Step(name, "ok" if value is not None else "invalid", event.at))
+        self.steps.append(IvrStep(name, "ok" if value is not None else "invalid", event.at))
         if value is None:
             return self._retry(node, event.at, invalid=True)
         self.vars[node.var] = value
@@ -492,7 +492,7 @@ class IvrRun:
         return [SetVar("CC_QUEUE", queue), *self._outcome_vars(), *self._data_vars(), Enqueue(queue, self.data)]
 
     def _transfer(self, node: TransferNode, name: str, at: datetime | None) -> list[IvrCommand]:
-        self.steps.append(Step(name, None, at))
+        self.steps.append(IvrStep(name, None, at))
         self.transfer_to = node.number
         commands: list[IvrCommand] = []
         if node.prompt is not None:
@@ -502,7 +502,7 @@ class IvrRun:
                 SetVar("CC_TRANSFER", node.number), Transfer(node.number, self.data)]
 
     def _hangup(self, node: HangupNode, name: str, at: datetime | None) -> list[IvrCommand]:
-        self.steps.append(Step(name, None, at))
+        self.steps.append(IvrStep(name, None, at))
         commands: list[IvrCommand] = []
         if node.prompt is not None:
             commands.append(Play(node.prompt.file_for(self.language)))
@@ -514,7 +514,7 @@ class IvrRun:
 
     def _on_hangup(self, event: Hangup) -> list[IvrCommand]:
         if self.node_name is not None:
-            self.steps.append(Step(self.node_name, "hangup", event.at))
+            self.steps.append(IvrStep(self.node_name, "hangup", event.at))
         self.abandoned = True
         self._end()
         return []

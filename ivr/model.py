@@ -16,7 +16,7 @@ A menu is a set of named nodes and a start node. Node kinds:
 - ``MessageNode`` record a message from the caller, then go on
 - ``RateNode``    the after-call survey: a key gives a satisfaction score
 
-The config layer (config/models.py) builds these from YAML; tests build them directly.
+The config layer (config/models/ivr.py) builds these from YAML; tests build them directly.
 New node kinds are added here, in ``ivr/interpreter.py`` (one handler each) and in ``ivr/validate.py``.
 """
 

@@ -17,14 +17,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from records.model import CallRecordData
-from records.table import CallRecord, from_row, to_row
+from records.table import CallRecordRow, from_row, to_row
 from records.writer import RecordWriter, WriterClosed
 
 __all__ = ["RecordWriter", "Store", "StoreError", "WriterClosed", "mask_url"]
 
 log = logging.getLogger(__name__)
 
-TABLE = CallRecord.__table__  # type: ignore[attr-defined]
+TABLE = CallRecordRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(c.name for c in TABLE.columns)
 # Column names come from the model (fixed identifiers), values are bound parameters.
 _PG_INSERT_SQL = (f"INSERT INTO call_records ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
@@ -72,7 +72,7 @@ class Store:
         self.engine: Engine = self._make_engine(busy_timeout, connect_timeout)
         if create:
             # checkfirst: an existing (e.g. Alembic-managed) schema is left alone.
-            CallRecord.metadata.create_all(self.engine, tables=[TABLE])
+            CallRecordRow.metadata.create_all(self.engine, tables=[TABLE])
         log.info("call-record store open: %s", mask_url(self.url))
 
     def _make_engine(self, busy_timeout: float, connect_timeout: float) -> Engine:

@@ -40,7 +40,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class CallRecord(SQLModel, table=True):
+class CallRecordRow(SQLModel, table=True):
     __tablename__ = "call_records"
     __table_args__ = (
         Index("ix_call_records_caller_ended", "caller_number", "ended_at"),
@@ -81,7 +81,7 @@ def to_row(rec: CallRecordData) -> dict[str, Any]:
 
 
 def from_row(row: Any) -> CallRecordData:
-    """A `CallRecordData` from a result row or `CallRecord` (anything with the column attributes)."""
+    """A `CallRecordData` from a result row or `CallRecordRow` (anything with the column attributes)."""
     return CallRecordData(
         call_id=row.call_id,
         linkedid=row.linkedid,

@@ -14,10 +14,10 @@ import pytest
 from asterisk.agi.server import AgiServer
 from asterisk.agi.session import AgiSession
 from asterisk.agi.testing import FakeAsterisk
+from callcenter.ivr_service import IvrService
 from callcenter.ledger import CallLedger
 from config.loader import load_config
 from ivr.digits import luhn_check_digit
-from ivr.service import IvrService
 from ivr.versions import MenuRejected, MenuVersion
 
 HOST = "127.0.0.1"

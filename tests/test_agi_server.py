@@ -9,12 +9,12 @@ from itertools import cycle
 
 import pytest
 
+from asterisk.agi.ivr import IvrResult, run_ivr_over_agi
 from asterisk.agi.protocol import AgiCommandError, AgiHangup, split_command
 from asterisk.agi.server import AgiServer
 from asterisk.agi.session import AgiSession
 from asterisk.agi.testing import FakeAsterisk, RecordedCall, load_fastagi_transcript, send_raw, transcript_dir
 from ivr.model import Choice, EnqueueNode, Menu, MenuNode, PlayNode, Prompt, SetNode
-from ivr.over_agi import IvrResult, run_ivr_over_agi
 
 HOST = "127.0.0.1"
 

@@ -103,7 +103,7 @@ def stored_tickets(engine: Any) -> list[tuple[Any, list[str]]]:
     """Every ticket in the store with the calls linked to it, read with plain SQL (not through the service)."""
     from sqlalchemy import select
 
-    from tickets.ticket_models import Ticket, TicketCall
+    from tickets.tables import Ticket, TicketCall
 
     t, c = Ticket.__table__, TicketCall.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:

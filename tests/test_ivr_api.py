@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from callcenter.ivr_service import IvrService
 from callcenter.web.app import create_app
 from callcenter.web.auth import Role, User, UserDirectory, csrf_token, log_in
 from callcenter.web.ivr_api import ivr_routes
 from config.loader import load_config
-from ivr.service import IvrService
 from ivr.versions import MenuRejected
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"

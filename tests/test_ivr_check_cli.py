@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.cli import main
-from ivr.load import load_menu_file, load_menu_text
+from config.menu import load_menu_file, load_menu_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.yaml"

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select
 from records.store import Store
 from tickets.access import Role, Viewer, caller_visible, can_see, sql_filter
 from tickets.service import T
-from tickets.ticket_models import TICKET_TABLES, Ticket
+from tickets.tables import TICKET_TABLES, Ticket
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 DEPS = ["xihu", "xihu.gaj", "gongshu", None]

@@ -17,9 +17,10 @@ from records.testing import database_url, make_record
 from tickets.access import Role, Viewer
 from tickets.deadlines import WorkCalendar
 from tickets.departments import build, read_csv
+from tickets.errors import ConcurrentChange, Forbidden, InvalidTicket, TicketNotFound
 from tickets.followup import FollowUpDialer
 from tickets.history import caller_history
-from tickets.service import ConcurrentChange, Forbidden, InvalidTicket, TicketDraft, TicketNotFound, TicketService
+from tickets.service import TicketDraft, TicketService
 from tickets.settings import FollowUpConfig, TicketsConfig
 from tickets.workflow import TRANSITIONS, Action, IllegalTransition, TicketState
 

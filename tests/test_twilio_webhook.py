@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
+from callcenter.ivr_service import IvrService
 from callcenter.web.twilio import TwilioIvr, twilio_routes
 from config.loader import load_config
-from ivr.service import IvrService
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 TOKEN = "tw-test-token-0123456789abcdef"

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, CompoundSelect, cast, false, literal, null, select, type_coerce, union_all
 
 from records.store import Store
-from records.table import CallRecord, UTCDateTime
+from records.table import CallRecordRow, UTCDateTime
 from tickets import access
 from tickets.access import Viewer
-from tickets.ticket_models import Ticket
+from tickets.tables import Ticket
 
 T = Ticket.__table__  # type: ignore[attr-defined]
-C = CallRecord.__table__  # type: ignore[attr-defined]
+C = CallRecordRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

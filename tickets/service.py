@@ -21,38 +21,17 @@ from records.store import Store
 from tickets import access, deadlines
 from tickets.access import Viewer
 from tickets.departments import Directory
-from tickets.followup import first_attempt, next_attempt
+from tickets.effects import EFFECTS, Move
+from tickets.errors import ConcurrentChange, Forbidden, InvalidTicket, TicketNotFound
+from tickets.followup import next_attempt
 from tickets.settings import TicketsConfig, walk_topics
-from tickets.ticket_models import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
+from tickets.tables import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
 from tickets.workflow import DEADLINE_STATES, OPEN_STATES, Action, TicketState, next_state
 
 T = Ticket.__table__  # type: ignore[attr-defined]
 EVENTS = TicketEvent.__table__  # type: ignore[attr-defined]
 CALLS = TicketCall.__table__  # type: ignore[attr-defined]
 COUNTERS = TicketCounter.__table__  # type: ignore[attr-defined]
-
-
-class TicketError(Exception):
-    """Base of the service's errors; `slug` is the stable name the web edge reports."""
-
-    slug = "ticket_error"
-    status = 400
-
-
-class TicketNotFound(TicketError):
-    slug, status = "ticket_not_found", 404
-
-
-class InvalidTicket(TicketError):
-    slug, status = "invalid_ticket", 422
-
-
-class Forbidden(TicketError):
-    slug, status = "forbidden", 403
-
-
-class ConcurrentChange(TicketError):
-    slug, status = "concurrent_change", 409
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,8 +252,11 @@ class TicketService:
             target = next_state(state, action)  # raises IllegalTransition
             if not access.may_act(actor, action, row):
                 raise Forbidden(f"role {actor.role!r} may not {action.value} ticket {number}")
-            changes = self._effects(conn, row, action, target, at, department=department, note=note, days=days,
-                                    merge_into=merge_into, satisfaction=satisfaction, actor=actor)
+            move = Move(row, at, department, note, days, merge_into, satisfaction, self.cfg, self.calendar,
+                        self.directory)
+            changes = EFFECTS[action](move)  # checks the move's inputs first (InvalidTicket)
+            if action is Action.MERGE:
+                self._merge_calls(conn, row, changes["merged_into"], at, actor)
             changes["state"] = target.value
             changes["is_open"] = target in OPEN_STATES
             self._apply(conn, row, changes, at, expected_version)
@@ -288,72 +270,17 @@ class TicketService:
         view = _view(after, calls)
         return view if access.caller_visible(actor, row) else view.redacted()
 
-    def _effects(self, conn: Connection, row: Any, action: Action, target: TicketState, at: datetime, *,
-                 department: str | None, note: str, days: int | None, merge_into: str | None,
-                 satisfaction: str | None, actor: Viewer) -> dict[str, Any]:
-        cal = self.calendar
-        working_days = self.cfg.category(row.category).working_days if row.category in {
-            c.code for c in self.cfg.categories} else 0
-        A = Action
-        if action in (A.DISPATCH, A.REASSIGN):
-            if not department:
-                raise InvalidTicket(f"{action.value} needs a department")
-            if len(self.directory) and department not in self.directory:
-                raise InvalidTicket(f"unknown department {department!r}")
-            if action is A.REASSIGN and department == row.department:
-                raise InvalidTicket("reassign to the department that has it")
-            # The unit's deadline runs from the moment it receives the ticket.
-            return {"department": department, "dispatched_at": at,
-                    "due_at": deadlines.due_at(cal, at, working_days), "extension_requested_days": 0}
-        if action is A.RETURN:
-            if not note.strip():
-                raise InvalidTicket("a return (退单) needs its reason")
-            return {"department": None, "due_at": None, "extension_requested_days": 0}
-        if action is A.REQUEST_EXTENSION:
-            if days is None or not 1 <= days <= self.cfg.extension_max_days:
-                raise InvalidTicket(f"an extension needs days between 1 and {self.cfg.extension_max_days}")
-            if not note.strip():
-                raise InvalidTicket("an extension request needs its reason")
-            return {"extension_requested_days": days}
-        if action is A.APPROVE_EXTENSION:
-            base = row.due_at or deadlines.due_at(cal, at, working_days)
-            return {"due_at": deadlines.extend(cal, base, row.extension_requested_days),
-                    "extension_days": row.extension_days + row.extension_requested_days,
-                    "extension_requested_days": 0}
-        if action is A.REJECT_EXTENSION:
-            return {"extension_requested_days": 0}
-        if action is A.REMIND:
-            return {"reminders": row.reminders + 1}
-        if action is A.SUPERVISE:
-            return {"supervised": True}
-        if action in (A.RESOLVE, A.ANSWER):
-            if not note.strip():
-                raise InvalidTicket(f"{action.value} needs the reply given to the citizen")
-            next_at = first_attempt(self.cfg.followup, cal, deadlines.follow_up_due(cal, at))
-            return {"resolved_at": at, "reply": note, "follow_up_next_at": next_at, "follow_up_attempts": 0}
-        if action in (A.FOLLOW_UP_SATISFIED, A.FOLLOW_UP_UNREACHED):
-            default = "satisfied" if action is A.FOLLOW_UP_SATISFIED else "unreached"
-            return {"satisfaction": satisfaction or default, "follow_up_next_at": None}
-        if action is A.FOLLOW_UP_UNSATISFIED:
-            # Reopened to its department with a fresh deadline.
-            return {"satisfaction": satisfaction or "unsatisfied", "follow_up_next_at": None, "resolved_at": None,
-                    "due_at": deadlines.due_at(cal, at, working_days), "follow_up_attempts": 0}
-        if action is A.CLOSE:
-            return {"closed_at": at}
-        if action is A.MERGE:
-            if not merge_into or merge_into == row.number:
-                raise InvalidTicket("merge needs the number of another ticket")
-            kept = conn.execute(select(T).where(T.c.number == merge_into)).first()
-            if kept is None or not kept.is_open:
-                raise InvalidTicket(f"ticket {merge_into} does not exist or is not open")
-            for (call_id,) in conn.execute(select(CALLS.c.call_id).where(CALLS.c.ticket_id == row.id)):
-                if conn.execute(select(CALLS.c.call_id).where(CALLS.c.ticket_id == kept.id,
-                                                              CALLS.c.call_id == call_id)).first() is None:
-                    conn.execute(CALLS.insert().values(ticket_id=kept.id, call_id=call_id))
-            self._log(conn, kept.id, at, actor, "merged_from", TicketState(kept.state), TicketState(kept.state),
-                      kept.department, row.number)
-            return {"merged_into": merge_into, "closed_at": at, "follow_up_next_at": None}
-        return {}  # SIGN: the state change is all
+    def _merge_calls(self, conn: Connection, row: Any, merge_into: str, at: datetime, actor: Viewer) -> None:
+        """The merged ticket's calls move to the one kept, whose history notes the merge."""
+        kept = conn.execute(select(T).where(T.c.number == merge_into)).first()
+        if kept is None or not kept.is_open:
+            raise InvalidTicket(f"ticket {merge_into} does not exist or is not open")
+        for (call_id,) in conn.execute(select(CALLS.c.call_id).where(CALLS.c.ticket_id == row.id)):
+            if conn.execute(select(CALLS.c.call_id).where(CALLS.c.ticket_id == kept.id,
+                                                          CALLS.c.call_id == call_id)).first() is None:
+                conn.execute(CALLS.insert().values(ticket_id=kept.id, call_id=call_id))
+        self._log(conn, kept.id, at, actor, "merged_from", TicketState(kept.state), TicketState(kept.state),
+                  kept.department, row.number)
 
     def _apply(self, conn: Connection, row: Any, changes: dict[str, Any], at: datetime,
                expected_version: int | None) -> None:

@@ -1,7 +1,7 @@
 """The `tickets` section of the config (pydantic): categories and their deadlines, the topic taxonomy,
-where the departments come from, follow-up settings. `config/models.py` mounts it as `Config.tickets`.
+where the departments come from, follow-up settings. `config/models/root.py` mounts it as `Config.tickets`.
 
-Self-contained (no import from config/) so that config/models.py can import it without a cycle.
+Self-contained (no import from config/) so that config/models/ can import it without a cycle.
 """
 
 from __future__ import annotations

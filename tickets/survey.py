@@ -68,7 +68,7 @@ class SurveyAnswer:
 
 def apply_survey(service: TicketService, answer: SurveyAnswer) -> list[str]:
     """Write the answer onto its ticket(s) and their history; returns the numbers touched."""
-    from tickets.service import TicketNotFound
+    from tickets.errors import TicketNotFound
 
     numbers = [answer.ticket] if answer.ticket else service.tickets_of_call(answer.call_id)
     source = "follow-up call" if answer.ticket else f"after-call survey of {answer.call_id}"
@@ -114,7 +114,7 @@ class SurveyRecorder:
         await self._queue.join()
 
     async def _apply(self, answer: SurveyAnswer) -> None:
-        from tickets.service import ConcurrentChange, TicketError
+        from tickets.errors import ConcurrentChange, TicketError
         from tickets.workflow import WorkflowError
 
         for attempt in range(self.retries + 1):

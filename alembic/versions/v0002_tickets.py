@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Written out rather than imported from tickets.ticket_models: a migration must not change with the model.
+    # Written out rather than imported from tickets.tables: a migration must not change with the model.
     ts = sa.DateTime(timezone=True)
     op.create_table(
         "tickets",

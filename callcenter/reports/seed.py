@@ -28,7 +28,7 @@ from callcenter.reports.bulk import insert_rows, next_ids
 from callcenter.reports.month import SimulatedMonth
 from records.model import CallRecordData, Outcome
 from tickets.deadlines import WorkCalendar, due_at
-from tickets.ticket_models import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
+from tickets.tables import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
 from tickets.workflow import OPEN_STATES, TicketState
 
 T = Ticket.__table__  # type: ignore[attr-defined]
@@ -259,9 +259,9 @@ def write_month(store: Any, sim: SimulatedMonth, calendar: WorkCalendar, seed: i
     records.store.Store), in one transaction. A record or interval already stored is skipped."""
     from records.agentlog import TABLE as INTERVALS
     from records.agentlog import AgentLog
-    from records.table import CallRecord
+    from records.table import CallRecordRow
 
-    records = CallRecord.__table__  # type: ignore[attr-defined]
+    records = CallRecordRow.__table__  # type: ignore[attr-defined]
     AgentLog(store.engine)  # creates its table when missing, like the ticket tables below
     Ticket.metadata.create_all(store.engine, tables=TICKET_TABLES)
     with store.engine.connect() as conn:

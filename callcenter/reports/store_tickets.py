@@ -1,4 +1,4 @@
-"""The reports' `TicketSource` over the real ticket store (tickets/ticket_models.py), read-only.
+"""The reports' `TicketSource` over the real ticket store (tickets/tables.py), read-only.
 
 How a stored ticket reads as a `TicketRow` (the ranking's words against the workflow's):
 - category, topic, district (county) and department are the configured names in the report's language
@@ -20,8 +20,8 @@ from sqlalchemy import Engine, func, select
 
 from callcenter.reports.tickets import SATISFACTION, Ticket
 from tickets.settings import walk_topics
-from tickets.ticket_models import Ticket as TicketModel
-from tickets.ticket_models import TicketCall
+from tickets.tables import Ticket as TicketModel
+from tickets.tables import TicketCall
 
 T = TicketModel.__table__  # type: ignore[attr-defined]
 CALLS = TicketCall.__table__  # type: ignore[attr-defined]

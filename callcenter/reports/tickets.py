@@ -1,7 +1,7 @@
 """What the department ranking and the hot-topics report need of a ticket (工单), and two sources.
 
 The reports are built against `TicketRow` and `TicketSource` below. Sources:
-- the ticket store (tickets/ticket_models.py): `callcenter/reports/store_tickets.py`, the default;
+- the ticket store (tickets/tables.py): `callcenter/reports/store_tickets.py`, the default;
 - `CsvTicketSource` reads an export (one row per ticket, the columns of `CSV_COLUMNS`);
 - `seeded_tickets` makes tickets from a seeded simulated month of calls (callcenter/reports/month.py)
   without any ticket store (`--seed`): a share of the answered calls become tickets, handled by

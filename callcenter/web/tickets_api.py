@@ -32,8 +32,9 @@ from callcenter.web.auth import Role as AuthRole
 from callcenter.web.auth import requires
 from callcenter.web.errors import WebError
 from tickets.access import Role, Viewer
+from tickets.errors import TicketError
 from tickets.history import caller_history
-from tickets.service import TicketDraft, TicketError, TicketService, TicketView
+from tickets.service import TicketDraft, TicketService, TicketView
 from tickets.workflow import Action, IllegalTransition, allowed_actions
 
 ALL = (AuthRole.AGENT, AuthRole.SUPERVISOR, AuthRole.ADMIN, AuthRole.DEPARTMENT)

@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from asterisk.agi.ivr import AgiOptions
 from ivr.interpreter import (
     Collect,
     Digits,
@@ -52,7 +53,6 @@ from ivr.interpreter import (
     Transfer,
 )
 from ivr.model import Menu
-from ivr.over_agi import AgiOptions
 
 log = logging.getLogger(__name__)
 
@@ -311,8 +311,8 @@ class SmsReplies:
 
     def answer(self, params: dict[str, str]) -> str:
         """The reply's effect (blocking: the store), as TwiML."""
+        from tickets.errors import TicketError
         from tickets.followup import parse_reply
-        from tickets.service import TicketError
         from tickets.workflow import WorkflowError
 
         satisfaction = parse_reply(params.get("Body", ""))

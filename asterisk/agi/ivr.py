@@ -41,7 +41,7 @@ from ivr.model import Menu
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
+Now = Callable[[], datetime]  # returns the current UTC time
 
 #: seconds Dial rings an outside number
 TRANSFER_RING_SECONDS = 60
@@ -78,7 +78,7 @@ async def run_ivr_over_agi(
     menu: Menu,
     language: str,
     *,
-    clock: Clock = _utc_now,
+    clock: Now = _utc_now,
     answer: bool = True,
     options: AgiOptions | None = None,
 ) -> IvrResult:
@@ -120,7 +120,7 @@ async def run_ivr_over_agi(
 
 
 async def _carry_out(
-    session: AgiSession, commands: list[IvrCommand], clock: Clock, options: AgiOptions
+    session: AgiSession, commands: list[IvrCommand], clock: Now, options: AgiOptions
 ) -> IvrEvent | None:
     """Do each command in order; return the event the last one produced (None for the final ones)."""
     event: IvrEvent | None = None

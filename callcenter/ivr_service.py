@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from agents.shifts import Calendar
+from asterisk.agi.ivr import AgiOptions, IvrResult, run_ivr_over_agi
 from asterisk.agi.session import AgiSession
+from config.menu import load_menu_text
 from config.models import Config
-from ivr.load import load_menu_text
-from ivr.over_agi import AgiOptions, IvrResult, run_ivr_over_agi
 from ivr.versions import Compiled, MenuRejected, MenuVersion, MenuVersions, VersionFile
 
 log = logging.getLogger(__name__)
