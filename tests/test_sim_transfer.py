@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from asterisk.ami.codec import Message
 from asterisk.sim import EndpointBehaviour, PbxSimulator, SimConfig
+from asterisk.sim.pbx import DIALPLAN, shipped_extensions
 from asterisk.sim.testing import RawAmi, TinyAgi, simple_ivr
-from asterisk.sim.transfer import DIALPLAN, shipped_extensions
 from callcenter.desk import HANDOFF_NUMBERS, TRANSFER_TARGETS
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

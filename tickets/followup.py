@@ -16,13 +16,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from tickets.deadlines import WorkCalendar
 from tickets.settings import FollowUpConfig
-
-if TYPE_CHECKING:
-    from tickets.service import TicketService
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +72,24 @@ Originate = Callable[[str, dict[str, str]], Awaitable[None]]  # (dial string, ch
 SendSms = Callable[[str, str], Awaitable[None]]  # (to number, text)
 
 
+class FollowUpBook(Protocol):
+    """What the dialer needs of `tickets.service.TicketService`, named here so that this module does not
+    import the service that imports it (for `first_attempt`, `next_attempt`)."""
+
+    def escalate(self, now: datetime) -> list[Any]: ...
+
+    def follow_ups_due(self, now: datetime, limit: int = 50) -> list[tuple[str, str]]: ...
+
+    def follow_up_attempted(self, number: str, at: datetime) -> None: ...
+
+    def record_follow_up(self, number: str, satisfaction: str, at: datetime, note: str = "") -> Any: ...
+
+
 @dataclass
 class FollowUpDialer:
     """Places due follow-up calls; also runs the escalation timers (one task, one scan loop)."""
 
-    service: TicketService
+    service: FollowUpBook
     cfg: FollowUpConfig
     originate: Originate
     now: Callable[[], datetime]

@@ -8,6 +8,7 @@ from asterisk.sim import model as ev
 from asterisk.sim import transfer
 from asterisk.sim.agi import run_agi
 from asterisk.sim.dialplan import AgentGone, CallControl, CallRun, Hungup, Redirected, Transferred, fmt_num
+from asterisk.sim.legs import end_agent, unbridge
 from asterisk.sim.model import Bridge, Channel
 from asterisk.sim.truth import CallTruth, Offer
 
@@ -250,16 +251,6 @@ async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float) -> str:
     return status
 
 
-def _end_agent(run: CallRun, ch: Channel, cause: int, disposition: str) -> None:
-    ch.hungup = True
-    if run.cfg.emit_cdr:
-        run.emit_cdr(ch, "", disposition=disposition, source=run.chan.cid_num)
-    run.emit(ev.hangup(ch, cause))
-    run.pbx.cel(ch, run.vt, "HANGUP", extra=f'{{"hangupcause":{cause},"hangupsource":"","dialstatus":""}}')
-    run.pbx.cel(ch, run.vt, "CHAN_END")
-    run.pbx.remove(ch)
-
-
 async def _ring(
     run: CallRun, agent_ch: Channel, what: str, delay: float, ring_s: float, resource: str
 ) -> str:
@@ -269,13 +260,13 @@ async def _ring(
             await run.pause(0.2)
         except (Hungup, Redirected):
             run.emit(ev.dial_end(caller, agent_ch, "CANCEL"))
-            _end_agent(run, agent_ch, 16, "NO ANSWER")
+            end_agent(run, agent_ch, 16, "NO ANSWER")
             run.setvar("DIALSTATUS", "CANCEL")
             raise
         except AgentGone:
             pass
         run.emit(ev.dial_end(caller, agent_ch, "BUSY"))
-        _end_agent(run, agent_ch, 17, "BUSY")
+        end_agent(run, agent_ch, 17, "BUSY")
         return "BUSY"
     run.stage = "ringing"
     agent_ch.state = ev.STATE_RINGING
@@ -288,16 +279,16 @@ async def _ring(
         await run.pause(delay if answers else ring_s)
     except (Hungup, Redirected):
         run.emit(ev.dial_end(caller, agent_ch, "CANCEL"))
-        _end_agent(run, agent_ch, 16, "NO ANSWER")
+        end_agent(run, agent_ch, 16, "NO ANSWER")
         run.setvar("DIALSTATUS", "CANCEL")
         raise
     except AgentGone as gone:  # the phone rejected the call (AMI Hangup of the ringing leg)
         run.emit(ev.dial_end(caller, agent_ch, "NOANSWER"))
-        _end_agent(run, agent_ch, gone.cause, "NO ANSWER")
+        end_agent(run, agent_ch, gone.cause, "NO ANSWER")
         return "NOANSWER"
     if not answers:
         run.emit(ev.dial_end(caller, agent_ch, "NOANSWER"))
-        _end_agent(run, agent_ch, 0, "NO ANSWER")
+        end_agent(run, agent_ch, 0, "NO ANSWER")
         return "NOANSWER"
     return await _talk(run, agent_ch, resource)
 
@@ -332,35 +323,16 @@ async def _talk(run: CallRun, agent_ch: Channel, resource: str) -> str:
         if run.script.caller_hangs_up:
             raise run.abandon()
     except AgentGone as gone:
-        _unbridge(run, br, agent_ch, caller, agent_first=True, cause=gone.cause, soft=True)
+        unbridge(run, br, agent_ch, caller, agent_first=True, cause=gone.cause, soft=True)
         return "ANSWER"
     except CallControl as cc:
         return await transfer.control(run, br, agent_ch, cc.pending)
     except (Hungup, Redirected):
-        _unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=True)
+        unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=True)
         raise
     run.emit(ev.hangup_request(agent_ch, 16))
-    _unbridge(run, br, agent_ch, caller, agent_first=True, cause=16, soft=False)
+    unbridge(run, br, agent_ch, caller, agent_first=True, cause=16, soft=False)
     return "ANSWER"
-
-
-def _unbridge(
-    run: CallRun, br: Bridge, agent_ch: Channel, caller: Channel, *, agent_first: bool, cause: int, soft: bool
-) -> None:
-    run.setvar("BRIDGEPEER", "", agent_ch)
-    run.setvar("BRIDGEPEER", "", caller)
-    order = (agent_ch, caller) if agent_first else (caller, agent_ch)
-    for ch in order:
-        br.channels.remove(ch)
-        ch.bridge = None
-        run.emit(ev.bridge_leave(br, ch))
-        if ch is agent_ch:
-            if soft and agent_first:
-                pass  # the AMI Hangup already announced itself with SoftHangupRequest
-            elif not agent_first:
-                run.emit(ev.soft_hangup_request(agent_ch, cause))
-            _end_agent(run, agent_ch, cause, "ANSWERED")
-    run.emit(ev.bridge_destroy(br))
 
 
 DIAL_VARS = (

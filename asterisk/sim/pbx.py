@@ -6,12 +6,14 @@ only through this registry (Setvar, Getvar, Redirect, Hangup, Originate, CoreSho
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from asterisk.ami.codec import Message
 from asterisk.sim import model as ev
@@ -19,8 +21,24 @@ from asterisk.sim.clock import SimClock
 from asterisk.sim.config import CallScript, SimConfig
 from asterisk.sim.model import Channel, Headers
 
-if TYPE_CHECKING:
-    from asterisk.sim.dialplan import CallRun
+DIALPLAN = Path(__file__).resolve().parents[1] / "conf" / "extensions_callcenter.conf"
+
+
+@functools.cache
+def shipped_extensions(context: str, path: Path = DIALPLAN) -> frozenset[str]:
+    """The literal extensions of ``[context]`` in the dialplan file (patterns such as ``_X.`` are left out)."""
+    current = ""
+    found: set[str] = set()
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        head = re.fullmatch(r"\[([^\]]+)\]", line)
+        if head:
+            current = head.group(1)
+            continue
+        m = re.match(r"exten\s*=>\s*([^,]+),\s*1\s*,", line)
+        if m and current == context and not m.group(1).startswith("_"):
+            found.add(m.group(1).strip())
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,16 @@ class Pending:
     timeout: float = 0.0
 
 
+class DialplanTask(Protocol):
+    """What the registry needs of a call's dialplan task (asterisk.sim.dialplan.CallRun), named here so
+    that the registry does not import the dialplan that imports it."""
+
+    chan: Channel
+    agent: Channel | None
+
+    def post(self, pending: Pending) -> None: ...
+
+
 class Pbx:
     def __init__(
         self,
@@ -51,7 +79,7 @@ class Pbx:
         self._emit = emit
         self._originate = originate
         self.channels: dict[str, Channel] = {}
-        self.runs: dict[str, CallRun] = {}
+        self.runs: dict[str, DialplanTask] = {}
         self._uid = itertools.count(0)
         self._chan_no = itertools.count(1)
         self._bridge_no = itertools.count(1)
@@ -68,7 +96,7 @@ class Pbx:
         return f"5962021f-c9ea-4205-{self.config.seed & 0xFFFF:04x}-{n:012x}"
 
     # ---- registry
-    def add(self, ch: Channel, run: CallRun) -> None:
+    def add(self, ch: Channel, run: DialplanTask) -> None:
         self.channels[ch.name] = ch
         self.runs[ch.name] = run
 
@@ -146,8 +174,6 @@ class Pbx:
         acknowledges anyway: the action only queues the feature's DTMF)."""
         ch = self._find(channel)
         run = self.runs[channel]
-        from asterisk.sim.transfer import shipped_extensions
-
         if ch.bridge is None or run.agent is not ch or exten not in shipped_extensions(context or ch.context):
             return False  # the feature's digits reach nothing: Asterisk plays the agent an error tone
         run.post(Pending("atxfer", ch, context=context or ch.context, exten=exten))

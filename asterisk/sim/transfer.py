@@ -17,38 +17,17 @@ Which extensions exist in [cc-transfer] and [cc-handoff] is read from the shippe
 
 from __future__ import annotations
 
-import functools
-import re
-from pathlib import Path
-
 from asterisk.sim import model as ev
 from asterisk.sim.dialplan import CallRun, Hungup, Transferred
+from asterisk.sim.legs import end_agent, unbridge
 from asterisk.sim.model import Bridge, Channel
-from asterisk.sim.pbx import Pending
+from asterisk.sim.pbx import Pending, shipped_extensions
 
-DIALPLAN = Path(__file__).resolve().parents[1] / "conf" / "extensions_callcenter.conf"
 TRANSFER_CONTEXT = "cc-transfer"
 HANDOFF_CONTEXT = "cc-handoff"
 PARKING_SPACE = 701
 
 Location = tuple[str, str, int]
-
-
-@functools.cache
-def shipped_extensions(context: str, path: Path = DIALPLAN) -> frozenset[str]:
-    """The literal extensions of ``[context]`` in the dialplan file (patterns such as ``_X.`` are left out)."""
-    current = ""
-    found: set[str] = set()
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split(";", 1)[0].strip()
-        head = re.fullmatch(r"\[([^\]]+)\]", line)
-        if head:
-            current = head.group(1)
-            continue
-        m = re.match(r"exten\s*=>\s*([^,]+),\s*1\s*,", line)
-        if m and current == context and not m.group(1).startswith("_"):
-            found.add(m.group(1).strip())
-    return frozenset(found)
 
 
 async def cc_transfer(run: CallRun, exten: str) -> Location | None:
@@ -68,18 +47,16 @@ async def cc_transfer(run: CallRun, exten: str) -> Location | None:
 
 async def control(run: CallRun, br: Bridge, agent_ch: Channel, p: Pending) -> str:
     """Carry out one call-control request for a bridged call; returns the Dial status or raises Transferred."""
-    from asterisk.sim.contexts import _unbridge
-
     caller = run.chan
     t = run.truth
     if p.kind == "blindxfer":
         t.transfers.append(("BlindTransfer", p.context, p.exten))
         run.emit(ev.blind_transfer(agent_ch, caller, br, p.context, p.exten))
-        _unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=False)
+        unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=False)
         raise Transferred(p.context, p.exten, 1)
     if p.kind == "park":
         t.transfers.append(("Park", "parkedcalls", str(PARKING_SPACE)))
-        _unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=False)
+        unbridge(run, br, agent_ch, caller, agent_first=False, cause=16, soft=False)
         return await _parked(run, agent_ch, p)
     return await _handoff(run, br, agent_ch, p)
 
@@ -106,8 +83,6 @@ async def _parked(run: CallRun, agent_ch: Channel, p: Pending) -> str:
 
 async def _handoff(run: CallRun, br: Bridge, agent_ch: Channel, p: Pending) -> str:
     """Atxfer to the emergency line; returns ANSWER when the line ends the call with the caller."""
-    from asterisk.sim.contexts import _end_agent
-
     caller = run.chan
     pbx = run.pbx
     if p.exten not in shipped_extensions(p.context):
@@ -137,7 +112,7 @@ async def _handoff(run: CallRun, br: Bridge, agent_ch: Channel, p: Pending) -> s
         agent_ch.bridge = None
         run.emit(ev.bridge_leave(br, agent_ch))
         run.emit(ev.soft_hangup_request(agent_ch, 16))
-        _end_agent(run, agent_ch, 16, "ANSWERED")
+        end_agent(run, agent_ch, 16, "ANSWERED")
         br.channels.append(target)
         target.bridge = br
         in_bridge = True
@@ -155,16 +130,14 @@ async def _handoff(run: CallRun, br: Bridge, agent_ch: Channel, p: Pending) -> s
 
 def _close(run: CallRun, br: Bridge, target: Channel, agent_ch: Channel, in_bridge: bool) -> None:
     """Take down the hand-off: every channel left in the caller's bridge but the caller, then the bridge."""
-    from asterisk.sim.contexts import _end_agent
-
     caller = run.chan
     for ch in list(br.channels):
         br.channels.remove(ch)
         ch.bridge = None
         run.emit(ev.bridge_leave(br, ch))
         if ch is not caller:
-            _end_agent(run, ch, 16, "ANSWERED")
+            end_agent(run, ch, 16, "ANSWERED")
     if not in_bridge and not target.hungup:
         run.emit(ev.dial_end(agent_ch, target, "CANCEL"))
-        _end_agent(run, target, 16, "NO ANSWER")
+        end_agent(run, target, 16, "NO ANSWER")
     run.emit(ev.bridge_destroy(br))
