@@ -58,9 +58,8 @@ from queueing import (
     TimerFired,
     TimerKey,
 )
-from queueing.callstate import Outcome
 from queueing.events import Event
-from records.model import CallRecordData, RecordError
+from records.model import CallRecordData, Outcome, RecordError
 
 log = logging.getLogger("callcenter.daemon")
 

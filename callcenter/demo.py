@@ -23,8 +23,7 @@ from typing import Any
 from callcenter.clock import Clock
 from config.models import Config
 from metrics.kpi import kpi
-from queueing.callstate import RECORD_OUTCOMES
-from records.model import CallRecordData, Outcome
+from records.model import RECORD_OUTCOMES, CallRecordData, Outcome
 from records.store import mask_url
 
 # The demo password of config/example.yaml's users (documented there; demo only).

@@ -8,11 +8,16 @@ shape of agents/state.py and h11's ``_state.py``). Three readers share it:
 - the daemon's ledger (callcenter/ledger.py) keeps a call's facts as timestamps; ``CallEntry.state`` reads
   them back as one of these states and its methods ask ``allows`` before they move a call on;
 - the resync (callcenter/resync/) compares that state with where Asterisk has the channel.
+
+How a call ended is the one ``Outcome`` enum of records/model.py (the records are the lowest layer, so the
+enum lives there); the engine gives the ``ACD_OUTCOMES`` below, a call record holds ``RECORD_OUTCOMES``.
 """
 
 from __future__ import annotations
 
 from enum import Enum, StrEnum
+
+from records.model import Outcome
 
 from .errors import WrongCallState
 
@@ -62,26 +67,6 @@ TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
 }
 
 
-class Outcome(StrEnum):
-    """How a call ended: its one outcome. The values are what the database and the reports store."""
-
-    ANSWERED = "answered"
-    ABANDONED_IVR = "abandoned_ivr"  # hung up before the IVR chose a queue
-    ABANDONED_QUEUE = "abandoned_queue"  # hung up while waiting in a queue
-    ABANDONED_RINGING = "abandoned_ringing"  # hung up while an agent's phone rang
-    FAILED = "failed"  # the call could not be handled (e.g. channel error)
-    FALLBACK = "fallback"  # handed to Asterisk's own Queue() (AGI failed, hold too long, ACD fallback)
-    # The ACD's ways of giving a waiting call up; the call's record says FALLBACK.
-    OVERFLOWED = "overflowed"  # fallback kind "overflow"
-    FALLBACK_VOICEMAIL = "fallback_voicemail"
-    FALLBACK_CALLBACK = "fallback_callback"  # the caller is offered a call back and leaves the queue
-
-
-#: the outcomes a call record holds (records/model.py), in the order reports list them
-RECORD_OUTCOMES: tuple[Outcome, ...] = (
-    Outcome.ANSWERED, Outcome.ABANDONED_IVR, Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING, Outcome.FAILED,
-    Outcome.FALLBACK,
-)
 #: the outcomes the ACD engine gives a call (``CallOutcome``); each call gets exactly one
 ACD_OUTCOMES: frozenset[Outcome] = frozenset({
     Outcome.ANSWERED, Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING, Outcome.OVERFLOWED,

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agents.state import AgentState
+from records.model import Outcome
 
-from .callstate import ACD_OUTCOMES, Outcome
+from .callstate import ACD_OUTCOMES
 from .timerkeys import TimerKey
 
-# Terminal outcomes of a call in the ACD; each call gets exactly one (the one Outcome enum: callstate.py).
+# Terminal outcomes of a call in the ACD; each call gets exactly one (of the one Outcome enum, records/model.py).
 OUTCOMES = ACD_OUTCOMES
 
 

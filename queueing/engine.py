@@ -13,9 +13,10 @@ from itertools import count
 from typing import Any, Protocol
 
 from agents.state import FORCE_INPUTS, RING_FAILURE_REASONS, AgentInput, AgentState, next_state
+from records.model import Outcome
 
 from . import events as ev
-from .callstate import FALLBACK_OUTCOMES, CallInput, CallState, Outcome, next_call_state
+from .callstate import FALLBACK_OUTCOMES, CallInput, CallState, next_call_state
 from .commands import (
     AgentStateChanged,
     Announce,

@@ -6,17 +6,37 @@ one JSON line when the database is away; the KPI arithmetic in metrics/ reads it
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
-
-from queueing.callstate import RECORD_OUTCOMES, Outcome
 
 
 class RecordError(ValueError):
     """A call record that contradicts itself (times out of order, outcome without its facts)."""
 
 
+class Outcome(enum.StrEnum):
+    """How a call ended: its one outcome, for the ACD (queueing/callstate.py ``ACD_OUTCOMES``) and the records
+    (``RECORD_OUTCOMES``). The values are what the database and the reports store."""
+
+    ANSWERED = "answered"
+    ABANDONED_IVR = "abandoned_ivr"  # hung up before the IVR chose a queue
+    ABANDONED_QUEUE = "abandoned_queue"  # hung up while waiting in a queue
+    ABANDONED_RINGING = "abandoned_ringing"  # hung up while an agent's phone rang
+    FAILED = "failed"  # the call could not be handled (e.g. channel error)
+    FALLBACK = "fallback"  # handed to Asterisk's own Queue() (AGI failed, hold too long, ACD fallback)
+    # The ACD's ways of giving a waiting call up; the call's record says FALLBACK.
+    OVERFLOWED = "overflowed"  # fallback kind "overflow"
+    FALLBACK_VOICEMAIL = "fallback_voicemail"
+    FALLBACK_CALLBACK = "fallback_callback"  # the caller is offered a call back and leaves the queue
+
+
+#: the outcomes a call record holds, in the order reports list them
+RECORD_OUTCOMES: tuple[Outcome, ...] = (
+    Outcome.ANSWERED, Outcome.ABANDONED_IVR, Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_RINGING, Outcome.FAILED,
+    Outcome.FALLBACK,
+)
 ABANDONED_STAGES: dict[Outcome, str] = {
     Outcome.ABANDONED_IVR: "ivr",
     Outcome.ABANDONED_QUEUE: "queue",

@@ -35,8 +35,7 @@ from queueing import (
     QueueSpec,
     TimerKey,
 )
-from queueing.callstate import Outcome
-from records.model import CallRecordData
+from records.model import CallRecordData, Outcome
 from tests.engine_kit import t
 
 

@@ -107,7 +107,8 @@ def test_a_repeated_queue_fact_keeps_the_waiting_call_in_place() -> None:
 
 def test_one_outcome_enum_serves_the_acd_and_the_records() -> None:
     from queueing import OUTCOMES
-    from queueing.callstate import ACD_OUTCOMES, RECORD_OUTCOMES, Outcome
+    from queueing.callstate import ACD_OUTCOMES
+    from records.model import RECORD_OUTCOMES, Outcome
 
     assert OUTCOMES is ACD_OUTCOMES and set(ACD_OUTCOMES) | set(RECORD_OUTCOMES) == set(Outcome)
     # the stored strings did not change
@@ -116,8 +117,7 @@ def test_one_outcome_enum_serves_the_acd_and_the_records() -> None:
 
 
 def test_a_record_refuses_an_outcome_only_the_acd_gives() -> None:
-    from queueing.callstate import Outcome
-    from records.model import RecordError
+    from records.model import Outcome, RecordError
     from records.testing import make_record
 
     t0 = t(0)

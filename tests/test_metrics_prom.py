@@ -14,8 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.live import LiveStats
 from metrics.prom import register
-from queueing.callstate import RECORD_OUTCOMES
-from records.model import CallRecordData
+from records.model import RECORD_OUTCOMES, CallRecordData
 from records.store import Store
 from records.testing import make_record, throwaway_pg_database
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from queueing.callstate import RECORD_OUTCOMES
-from records.model import CallRecordData, Outcome, RecordError
+from records.model import RECORD_OUTCOMES, CallRecordData, Outcome, RecordError
 from records.testing import make_record
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
