@@ -23,10 +23,11 @@ daemon is `DeskBackend`; `DaemonDesk` in callcenter/desk.py implements it, with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -374,11 +375,9 @@ class DeskRoutes:
         body: StateBody = await json_body(request, StateBody)
         if body.state == "not_ready" and body.reason is None:
             raise WebError(422, "reason_required", "not ready needs a reason")
-        try:
+        with desk_refusal():
             result = self.backend.set_state(self.agent_of(request), body.state, body.reason or "",
                                             request.state.user.username)
-        except DeskError as exc:
-            raise WebError(exc.status, exc.slug, exc.detail) from None
         return JSONResponse(result)
 
     async def call_control(self, request: Request) -> Response:
@@ -401,10 +400,8 @@ class DeskRoutes:
         body: CallBody = await json_body(request, CallBody)
         if CONTROLS[body.action].targets is not None and not body.target:
             raise WebError(422, "target_required", "transfer and hand-off need a target")
-        try:
+        with desk_refusal():
             result = await self.backend.call_control(self.agent_of(request), body.action, body.target)
-        except DeskError as exc:
-            raise WebError(exc.status, exc.slug, exc.detail) from None
         return JSONResponse(result)
 
     async def options(self, request: Request) -> Response:
@@ -428,6 +425,15 @@ class DeskRoutes:
           200: {description: agents}
         """
         return JSONResponse({"agents": self.backend.agents()})
+
+
+@contextlib.contextmanager
+def desk_refusal() -> Iterator[None]:
+    """A command the daemon refused (DeskError) as the web answers it: its status and stable slug."""
+    try:
+        yield
+    except DeskError as exc:
+        raise WebError(exc.status, exc.slug, exc.detail) from None
 
 
 def invalid_body_handler(request: Request, exc: Exception) -> Response:
