@@ -94,37 +94,45 @@ class Model:
 
 
 def fit(history: NDArray[np.float64], first: date) -> Model:
-    """history: days x SLOTS offered calls from `first` on (at least a week)."""
+    """history: days x SLOTS offered calls from `first` on. A day without a single call is taken as
+    missing (a 7x24 hotline is never silent for a day: the records are not there), not as zero."""
     days = [first + timedelta(days=i) for i in range(history.shape[0])]
     totals = history.sum(axis=1)
+    seen = totals > 0
+    if not seen.any():
+        raise ValueError("no calls in the history: nothing to forecast from")
     kinds = [day_kind(d) for d in days]
     factors: dict[str, float] = {}
-    levels = np.full(len(days), max(float(np.median(totals)), 1e-9))
     for _ in range(3):
-        adjusted = totals / np.array([factors.get(k, 1.0) for k in kinds])
-        for i in range(len(days)):  # the level around each day: the median of its trailing week
-            window = adjusted[max(0, i - 6) : i + 1] if i >= 6 else adjusted[: min(len(days), 7)]
-            levels[i] = max(float(np.median(window)), 1e-9)
+        adjusted = np.where(seen, totals / np.array([factors.get(k, 1.0) for k in kinds]), np.nan)
+        levels = np.array([_trailing_median(adjusted, i) for i in range(len(days))])
         ratios: dict[str, list[float]] = {}
-        for k, t, lv in zip(kinds, totals, levels, strict=True):
-            ratios.setdefault(k, []).append(float(t / lv))
+        for k, t, lv, ok in zip(kinds, totals, levels, seen, strict=True):
+            if ok and lv > 0:
+                ratios.setdefault(k, []).append(float(t / lv))
         factors = {k: statistics.median(v) for k, v in ratios.items()}
         norm = statistics.mean(factors.get(k, 1.0) for k in WEEKDAY_KINDS)  # keep "level" a mean weekday
         factors = {k: v / norm for k, v in factors.items()}
     recent = adjusted[-7 * LEVEL_WEEKS :]
-    model = Model(level=float(np.median(recent)), factors=factors)
+    model = Model(level=float(np.nanmedian(recent)) if np.isfinite(recent).any() else float(np.nanmedian(adjusted)),
+                  factors=factors)
     expected = np.array([model.level * model.factor(d) for d in days])
     profiles: dict[str, list[NDArray[np.float64]]] = {}
-    start = max(0, len(days) - 7 * PROFILE_WEEKS)
-    for i in range(start, len(days)):
-        if totals[i] <= 0 or totals[i] > 1.4 * expected[i]:
-            continue  # an unusual day (surge) would bend the usual shape
+    for i in range(max(0, len(days) - 7 * PROFILE_WEEKS), len(days)):
+        if not seen[i] or totals[i] > 1.4 * expected[i]:
+            continue  # missing, or an unusual day (surge) that would bend the usual shape
         profiles.setdefault(profile_group(days[i]), []).append(history[i] / totals[i])
     model.profiles = {g: np.mean(v, axis=0) for g, v in profiles.items()}
-    if "work" in model.profiles:
-        for g in ("mon", "off"):
-            model.profiles.setdefault(g, model.profiles["work"])
+    for g in ("work", "mon", "off"):
+        if g not in model.profiles and model.profiles:
+            model.profiles[g] = model.profiles.get("work", next(iter(model.profiles.values())))
     return model
+
+
+def _trailing_median(adjusted: NDArray[np.float64], i: int) -> float:
+    """The level around day i: the median of its trailing week (the first week's for the first days)."""
+    window = adjusted[max(0, i - 6) : i + 1] if i >= 6 else adjusted[:7]
+    return float(np.nanmedian(window)) if np.isfinite(window).any() else float("nan")
 
 
 def seasonal_naive(history: NDArray[np.float64], horizon: int) -> NDArray[np.float64]:
