@@ -142,3 +142,14 @@ def test_plan_proves_the_roster_by_simulation(seeded: str, tmp_path: Path) -> No
     assert suggested["connection_rate"] >= 0.97
     assert suggested["intervals_at_or_above_target"] >= 0.9
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_staffing_prints_its_figures() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "staffing.py"), "--queues", "3", "--days", "2",
+                           "--repeats", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    assert data["cells"] == 3 * 2 * SLOTS
+    for stage in ("total_s", "forecast_s", "erlang_a_s", "roster_s"):
+        assert {"median", "min", "max"} <= data[stage].keys() and len(data[stage]["values"]) == 2
