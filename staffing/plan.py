@@ -62,11 +62,15 @@ def pooled(queues: list[QueueForecast], history: dict[str, QueueHistory]) -> tup
     calls = sum((q.calls for q in queues), start=np.zeros_like(queues[0].calls))
     weight = np.array([q.calls.sum() for q in queues])
     aht = float(np.dot(weight, [q.aht_s for q in queues]) / max(weight.sum(), 1e-9))
+    return calls, aht, planning_patience(*pooled_patience(history))
+
+
+def pooled_patience(history: dict[str, QueueHistory]) -> tuple[float, float | None]:
+    """(exponential MLE of the mean patience, Kaplan-Meier median) over every queue's waits."""
     lost = sum(h.patience().abandoned for h in history.values())
     exposure = sum(h.patience().exposure_s for h in history.values())
-    patience = exposure / lost if lost else 3600.0
     waits = [w for h in history.values() for w in h.waits]
-    return calls, aht, planning_patience(patience, kaplan_meier_median(waits))
+    return (exposure / lost if lost else 3600.0), kaplan_meier_median(waits)
 
 
 def planning_patience(mle_mean: float, km_median: float | None) -> float:
