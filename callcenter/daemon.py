@@ -251,6 +251,9 @@ class Daemon:
             tasks.append(tg.create_task(self.surveys.run(), name="ticket-surveys"))
             if self.mqtt_stats is not None:
                 tasks.append(tg.create_task(self.mqtt_stats.run(), name="mqtt-stats"))
+            from callcenter.staffing_live import run_risk
+
+            tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             await self.agi.wait_listening()
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port

@@ -144,9 +144,8 @@ def load_rows(cfg: object, day: date, store: object, agent_log: object | None,
               planned: Callable[[datetime, datetime], float], history_days: int = 91) -> list[IntervalRow]:
     """The day's rows from the store: the forecast is fitted on the `history_days` before `day`, the usual
     handle time and the patience on the same history. Empty when the store holds no history."""
-    from staffing.forecast import fit
-    from staffing.history import daily_matrix, read_history
-    from staffing.plan import planning_patience, pooled_patience
+    from staffing.history import read_history
+    from staffing.plan import centre_model
 
     c = cfg  # duck-typed config (config.models.Config)
     tz = c.centre.timezone  # type: ignore[attr-defined]
@@ -156,19 +155,12 @@ def load_rows(cfg: object, day: date, store: object, agent_log: object | None,
     day0 = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     day1 = day0 + timedelta(days=1)
     wrapup = {q.name: float(q.wrapup_seconds) for q in c.queues}  # type: ignore[attr-defined]
-    past = store.records(since, day0)  # type: ignore[attr-defined]
-    history = read_history(past, zone, wrapup)
-    if not history:
+    found = centre_model(read_history(store.records(since, day0), zone, wrapup),  # type: ignore[attr-defined]
+                         first, history_days)
+    if found is None:
         return []
-    total = sum((np.array(daily_matrix(h.offered, first, history_days)) for h in history.values()),
-                start=np.zeros((history_days, SLOTS)))
-    if total.sum() <= 0:
-        return []
-    forecast = fit(total, first).forecast([day])[0]
-    answered = sum(h.answered for h in history.values())
-    usual_aht = sum(h.handle_sum for h in history.values()) / answered if answered else 200.0
-    mle, km = pooled_patience(history)
+    forecast = found.model.forecast([day])[0]
     records = store.records(day0, day1 + timedelta(hours=2))  # type: ignore[attr-defined]
     ivs = agent_log.intervals(day0, day1) if agent_log is not None else []  # type: ignore[attr-defined]
-    return interval_rows(day, tz, records, ivs, forecast, planned, usual_aht, planning_patience(mle, km),
+    return interval_rows(day, tz, records, ivs, forecast, planned, found.aht_s, found.patience_s,
                          c.centre.connection_rate_target, c.centre.language, wrapup)  # type: ignore[attr-defined]

@@ -213,3 +213,23 @@ def scaled_rota(roster: Roster, plan: Plan, most: int = 40) -> dict[str, Any]:
             return {"team_size": k, "configured_team_size": size, "agents": k * len(teams),
                     "agent_hours": roster_hours(grown, plan.first, plan.days)}
     return {"team_size": None, "configured_team_size": size}
+
+
+@dataclass(frozen=True, slots=True)
+class CentreModel:
+    """The pooled forecast model of the centre with its usual handle time and planning patience."""
+
+    model: Model
+    aht_s: float
+    patience_s: float
+
+
+def centre_model(history: dict[str, QueueHistory], first: date, days: int) -> CentreModel | None:
+    """Fitted on every queue's offered calls together; None when the history holds no call."""
+    total = sum((np.array(daily_matrix(h.offered, first, days)) for h in history.values()),
+                start=np.zeros((days, SLOTS)))
+    if total.sum() <= 0:
+        return None
+    answered = sum(h.answered for h in history.values())
+    aht = sum(h.handle_sum for h in history.values()) / answered if answered else 200.0
+    return CentreModel(fit(total, first), aht, planning_patience(*pooled_patience(history)))
