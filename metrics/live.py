@@ -315,7 +315,8 @@ class LiveStats:
                 "longest_wait_today": longest_today,
                 "longest_wait_now": longest_now,
                 "waiting": len(self._waiting),
-                "next_hour_rate": self.next_hour_rate,
+                # Only once a forecast exists (staffing): the shape without it stays the documented one.
+                **({"next_hour_rate": self.next_hour_rate} if self.next_hour_rate is not None else {}),
             },
             "queues": queues,
             "agents": self.agent_counts(),
