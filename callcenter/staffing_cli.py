@@ -55,6 +55,8 @@ def add_staffing_commands(sub: Any) -> None:
     f = ssub.add_parser("forecast", help="offered calls per 30-minute interval and the accuracy backtest")
     common(f)
     f.add_argument("--weeks-back", type=int, default=3, help="held-back weeks for the accuracy table")
+    f.add_argument("--save-history", default=None, help="write the centre's offered calls (days x 48) as .npy "
+                   "(bench/forecast_vs_statsforecast.py reads it)")
     f.set_defaults(func=forecast_main)
     p = ssub.add_parser("plan", help="Erlang-A agents per interval, the roster, and the proof by simulation")
     common(p)
@@ -137,6 +139,11 @@ def forecast_main(args: argparse.Namespace) -> int:
     first = _day(args.first)
     queues = forecast_queues(history, hist_first, hist_days, first, args.days)
     table = accuracy_table(history, hist_first, hist_days, args.weeks_back)
+    if args.save_history:
+        from staffing.history import daily_matrix
+
+        np.save(args.save_history, sum((np.array(daily_matrix(h.offered, hist_first, hist_days))
+                                        for h in history.values()), start=np.zeros((hist_days, 48))))
     total = sum((q.calls for q in queues), start=np.zeros((args.days, 48)))
     data = {"from": first.isoformat(), "days": args.days,
             "queues": {q.queue: {"calls": round(float(q.calls.sum()), 1), "aht_s": round(q.aht_s, 1),
