@@ -15,6 +15,7 @@ import argparse
 import base64
 import io
 import json
+import math
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +39,7 @@ def add_staffing_commands(sub: Any) -> None:
         p.add_argument("--days", type=int, default=7)
         p.add_argument("--history-days", type=int, default=HISTORY_DAYS, help="days of records before --from")
         p.add_argument("--json", action="store_true", help="print JSON figures instead of the table")
+        p.add_argument("--language", choices=["zh", "en"], default=None, help="default: centre.language")
         p.add_argument("--chart", default=None, help="write a chart (.png or .html)")
         p.add_argument("--service-level", type=float, default=0.0, help="share answered within "
                        "centre.service_level_seconds (default 0: no such target)")
@@ -190,6 +192,11 @@ def plan_main(args: argparse.Namespace) -> int:
     current_hours = roster_hours(roster_from(cfg), plan.first, plan.days)
     target = cfg.centre.connection_rate_target
     data = _plan_json(plan, rplan, proofs, current_hours, target)
+    # Agents as the config employs them: the current roster's paid hours per agent over the same days.
+    per_agent = current_hours / len(cfg.agents) if cfg.agents and current_hours else 0.0
+    if per_agent:
+        data["roster"]["full_time_equivalent"] = round(rplan.agent_hours / per_agent, 1)
+        data["roster"]["more_agents_needed"] = max(0, math.ceil(rplan.agent_hours / per_agent - 1e-9) - len(cfg.agents))
     data["current_rota_at_need"] = scaled_rota(roster_from(cfg), plan)
     if args.chart:
         from staffing.plan import roster_coverage

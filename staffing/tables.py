@@ -54,13 +54,17 @@ def plan_lines(data: dict[str, Any], plan: Any, proofs: dict[str, Any], lang: st
         out.append(f"{label:16}" + "".join(f"{v:4d}" for v in row.reshape(24, 2).max(axis=1)))
     teams = ", ".join(f"{k} × {n}" for k, n in r["teams"].items())
     if zh:
-        out += [f"建议排班：{teams}；共 {r['agents']} 人（现有 {r['available']} 人"
-                + (f"，还需 {r['shortfall']} 人）" if r["shortfall"] else "）"),
+        fte = f"，折合全职 {r['full_time_equivalent']} 人" if "full_time_equivalent" in r else ""
+        more = r.get("more_agents_needed", r["shortfall"])
+        out += [f"建议排班：{teams}；共 {r['agents']} 个岗位{fte}（现有 {r['available']} 人"
+                + (f"，还需 {more} 人）" if more else "）"),
                 f"工时：建议 {r['agent_hours']:.0f} 小时 / 现行 {data['current_agent_hours']:.0f} 小时"
                 f"（节省 {data['agent_hours_saved']:.0f} 小时）；求解 {r['solve_seconds']:.3f} 秒"]
     else:
-        out += [f"Suggested roster: {teams}; {r['agents']} agents ({r['available']} configured"
-                + (f", {r['shortfall']} more needed)" if r["shortfall"] else ")"),
+        fte = f", {r['full_time_equivalent']} full-time" if "full_time_equivalent" in r else ""
+        more = r.get("more_agents_needed", r["shortfall"])
+        out += [f"Suggested roster: {teams}; {r['agents']} positions{fte} ({r['available']} agents configured"
+                + (f", {more} more needed)" if more else ")"),
                 f"Agent-hours: suggested {r['agent_hours']:.0f} / current {data['current_agent_hours']:.0f} "
                 f"(saved {data['agent_hours_saved']:.0f}); solved in {r['solve_seconds']:.3f} s"]
     grown = data.get("current_rota_at_need") or {}
