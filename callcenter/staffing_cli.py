@@ -288,24 +288,33 @@ def roster_main(args: argparse.Namespace) -> int:
     return 0
 
 
+CHART_LABELS = {"zh": ("来电（每 30 分钟）", "所需坐席（Erlang-A）", "排班坐席", "自 {d} 起的天数"),
+                "en": ("calls / 30 min", "agents needed (Erlang-A)", "agents rostered", "days from {d}")}
+
+
 def _chart(path: str, first: date, calls: Any, need: Any, coverage: Any, lang: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(12, 4))
-    x = np.arange(calls.size) / 48.0
-    ax.plot(x, calls.ravel(), label="calls / 30 min" if lang == "en" else "calls / 30 min (来电预测)")
-    if need is not None:
-        ax.step(x, need.ravel(), where="post", label="agents needed (Erlang-A)")
-    if coverage is not None:
-        ax.step(x, coverage.ravel(), where="post", label="agents rostered")
-    ax.set_xlabel(f"days from {first.isoformat()}")
-    ax.legend(loc="upper right")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    from callcenter.reports.chart import CJK_FONT, _font_family
+
+    zh = lang == "zh" and CJK_FONT.exists()  # without the CJK font the labels stay English (no empty boxes)
+    labels = CHART_LABELS["zh" if zh else "en"]
+    with plt.rc_context({"font.family": _font_family("zh" if zh else "en")}):
+        fig, ax = plt.subplots(figsize=(12, 4))
+        x = np.arange(calls.size) / 48.0
+        ax.plot(x, calls.ravel(), label=labels[0])
+        if need is not None:
+            ax.step(x, need.ravel(), where="post", label=labels[1])
+        if coverage is not None:
+            ax.step(x, coverage.ravel(), where="post", label=labels[2])
+        ax.set_xlabel(labels[3].format(d=first.isoformat()))
+        ax.legend(loc="upper right")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
     if path.endswith(".html"):
         img = base64.b64encode(buf.getvalue()).decode()
         Path(path).write_text(f"<!doctype html><meta charset=utf-8><title>staffing</title>"
