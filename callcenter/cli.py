@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     from callcenter.reports.cli import add_report_commands  # report daily | departments | topics | seed-month
 
     add_report_commands(sub)
+    from callcenter.staffing_cli import add_staffing_commands  # staffing seed | forecast | plan | roster
+
+    add_staffing_commands(sub)
     return p
 
 

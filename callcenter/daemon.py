@@ -41,6 +41,7 @@ from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.resync import OpenCallJournal, Resyncer
 from callcenter.screenpop import ScreenPop, store_history_source
+from callcenter.staffing_live import run_risk
 from callcenter.survey_calls import AgiCalls
 from callcenter.timers import TimerService
 from callcenter.web import serve as serve_web
@@ -197,6 +198,7 @@ class Daemon:
             ]
             if self._mqtt_stats is not None:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
+            tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             await self.agi.wait_listening()
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port

@@ -89,6 +89,8 @@ class LiveStats:
         self.queues: dict[str, str] = dict(queues)  # name -> label, in configured order
         self.totals = Totals()
         self.ami_connected = False
+        # The next hour's expected connection rate (callcenter/staffing_live.py sets it; None: no forecast).
+        self.next_hour_rate: float | None = None
         self._days: dict[date, _Day] = {}
         # minute (epoch // 60) -> queue -> [offered, answered]: the rolling windows.
         self._minutes: dict[int, dict[str, list[int]]] = {}
@@ -314,6 +316,8 @@ class LiveStats:
                 "longest_wait_today": longest_today,
                 "longest_wait_now": longest_now,
                 "waiting": len(self._waiting),
+                # Only once a forecast exists (staffing): the shape without it stays the documented one.
+                **({"next_hour_rate": self.next_hour_rate} if self.next_hour_rate is not None else {}),
             },
             "queues": queues,
             "agents": self.agent_counts(),

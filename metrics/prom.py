@@ -107,6 +107,13 @@ class LiveStatsCollector(Collector):
                     rate.add_metric([q, window], value)
         yield rate
 
+        risk = GaugeMetricFamily("callcenter_next_hour_connection_rate",
+                                 "Expected connection rate of the next hour (Erlang-A from the calls waiting, the "
+                                 "agents available and the forecast); absent without a forecast")
+        if stats.next_hour_rate is not None:
+            risk.add_metric([], stats.next_hour_rate)
+        yield risk
+
         waiting = GaugeMetricFamily("callcenter_calls_waiting", "Calls waiting in a queue now",
                                     labels=["queue"])
         longest = GaugeMetricFamily("callcenter_longest_wait_seconds", "Longest current wait (0 when none)",

@@ -74,6 +74,8 @@ class DailyReport:
     occupancy: float | None
     hours: tuple[HourRow, ...]
     history_days: tuple[date, ...]
+    # Per 30-minute interval: forecast vs offered, planned vs ready agents, the cause (staffing/morning.py).
+    intervals: tuple[Any, ...] = ()
 
     @property
     def standard_24h(self) -> float:
@@ -104,6 +106,7 @@ class DailyReport:
                 "available_agents": h.available_agents, "not_ready_minutes": h.not_ready_minutes,
                 "reasons": [r.kind for r in h.reasons],
             } for h in self.hours],
+            "intervals": [row.to_dict() for row in self.intervals],
         }
 
 
@@ -216,12 +219,18 @@ def load_daily(cfg: Any, day: date, store: Any, agent_log: Any | None, *, histor
         recs = records_attributed(store, h0, h1)
         if recs:
             history[d] = (recs, ivs(h0, h1))
-    return build_daily(
+    planned = planned_agents_fn(cfg)
+    rep = build_daily(
         day, records_attributed(store, start, end), ivs(start, end), history=history,
-        planned_agents=planned_agents_fn(cfg), tz=tz, target=cfg.centre.connection_rate_target,
+        planned_agents=planned, tz=tz, target=cfg.centre.connection_rate_target,
         short_abandon_seconds=cfg.centre.short_abandon_seconds, sl_seconds=cfg.centre.service_level_seconds,
         language=cfg.centre.language, centre_name=cfg.centre.name,
     )
+    from dataclasses import replace
+
+    from staffing.morning import load_rows
+
+    return replace(rep, intervals=tuple(load_rows(cfg, day, store, agent_log, planned)))
 
 
 def planned_agents_fn(cfg: Any, step_minutes: int = 5) -> Callable[[datetime, datetime], float]:

@@ -33,6 +33,7 @@ S: dict[str, dict[str, str]] = {
         "topics_title": "热点诉求 {a} 至 {b}（对比 {pa} 至 {pb}）", "category": "类别", "topic": "诉求主题",
         "district_topic": "区县 · 主题", "words": "诉求内容关键词（二字词）", "now": "本期", "before": "上期",
         "expected": "预期", "rise": "上升", "key": "项目", "tickets_count": "工单 本期 {n} 件，上期 {p} 件",
+        "intervals": "未达标的半小时（预测/实际来电，排班/在岗/就绪坐席，主因）",
     },
     "en": {
         "daily_title": "{name} daily report {day}", "met": "met", "missed": "missed", "target": "Target",
@@ -55,6 +56,7 @@ S: dict[str, dict[str, str]] = {
         "district_topic": "District · topic", "words": "Words in the requests (bigrams)", "now": "Now",
         "before": "Before", "expected": "Expected", "rise": "Rise", "key": "Item",
         "tickets_count": "tickets: {n} now, {p} before",
+        "intervals": "Half hours under target (forecast/offered calls, planned/on duty/ready agents, main cause)",
     },
 }
 
@@ -110,6 +112,11 @@ def daily_text(rep: DailyReport) -> str:
                      f"{usual:>8} {h.available_agents:>5.1f}/{h.planned_agents:<5.1f}  {why(h, s) if h.short else ''}")
     days = ", ".join(d.isoformat() for d in rep.history_days)
     lines += ["", s["history"].format(n=len(rep.history_days)) + ": " + days]
+    short = [r for r in rep.intervals if r.cause]
+    if short:
+        lines += ["", s["intervals"]]
+        lines += [f"  {r.start:%H:%M} {pct(r.rate):>7}  {r.forecast:5.1f}/{r.offered:<4} "
+                  f"{r.planned:4.1f}/{r.on_duty:4.1f}/{r.ready:4.1f}  {r.words}" for r in short]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -221,6 +221,9 @@
     last = snap;
     document.body.dataset.now = snap.now || ""; // which snapshot is shown (tests wait for a recent one)
     $("banner-ami").hidden = snap.ami_connected !== false;
+    const risk = snap.centre.next_hour_rate;  // staffing: the next hour's expected rate, absent without a forecast
+    $("banner-risk").hidden = !(typeof risk === "number" && risk < snap.target - 1e-9);
+    text("risk-rate", fmtRate(risk));
     renderCentre(snap);
     renderQueues(snap);
     renderAgents(snap);
