@@ -153,6 +153,11 @@ def test_department_ranking_weights_and_red_black_lists(month: Month) -> None:
     assert "红榜" in text and "黑榜" in text and "40%" in text
     assert [line for line in text.splitlines() if line.startswith("==")] == ["== 区县 ==", "== 市级部门 ==",
                                                                            "== 公共服务单位 =="]
+    # The table lines up in a terminal: every row has the header's display width (Chinese is two columns).
+    from callcenter.reports.render import width
+
+    table = [line for line in text.splitlines() if line[4:6] == "  "]  # rank (4 columns), two spaces, unit
+    assert len({width(line) for line in table}) == 1
 
 
 def test_the_pending_tickets_are_not_judged() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ S: dict[str, dict[str, str]] = {
         "red": "红榜", "black": "黑榜", "tickets": "工单", "on_time": "按时办结率", "reply": "回复率",
         "satisfaction": "满意率", "score": "综合得分", "unit": "单位", "rank": "排名", "not_ranked": "不排名",
         "topics_title": "热点诉求 {a} 至 {b}（对比 {pa} 至 {pb}）", "category": "类别", "topic": "诉求主题",
-        "district_topic": "区县 · 主题", "words": "诉求内容关键词（二字词）", "now": "本期", "before": "上期",
+        "district_topic": "区县 · 主题", "words": "诉求内容关键词", "now": "本期", "before": "上期",
         "expected": "预期", "rise": "上升", "key": "项目", "tickets_count": "工单 本期 {n} 件，上期 {p} 件",
     },
     "en": {
@@ -59,11 +60,26 @@ S: dict[str, dict[str, str]] = {
         "tickets": "Tickets", "on_time": "On time", "reply": "Reply", "satisfaction": "Satisfaction",
         "score": "Score", "unit": "Unit", "rank": "Rank", "not_ranked": "not ranked",
         "topics_title": "Hot topics {a} to {b} (vs {pa} to {pb})", "category": "Categories", "topic": "Topics",
-        "district_topic": "District · topic", "words": "Words in the requests (bigrams)", "now": "Now",
+        "district_topic": "District · topic", "words": "Keywords in the requests", "now": "Now",
         "before": "Before", "expected": "Expected", "rise": "Rise", "key": "Item",
         "tickets_count": "tickets: {n} now, {p} before",
     },
 }
+
+
+def width(text: str) -> int:
+    """Terminal columns of `text`: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def left(text: object, cols: int) -> str:
+    t = str(text)
+    return t + " " * max(0, cols - width(t))
+
+
+def right(text: object, cols: int) -> str:
+    t = str(text)
+    return " " * max(0, cols - width(t)) + t
 
 
 def strings(language: str) -> dict[str, str]:
@@ -173,14 +189,16 @@ def _unit_cells(r: Any) -> list[str]:
 def departments_text(rep: DepartmentReport, language: str) -> str:
     s = strings(language)
     lines = [s["dept_title"].format(month=rep.month), s["weights"].format(min=rep.min_tickets, **rep.weights), ""]
-    head = f"{s['rank']:>4}  {s['unit']:<16}{s['tickets']:>6}{s['on_time']:>10}{s['reply']:>10}" \
-           f"{s['satisfaction']:>10}{s['score']:>10}"
+    # Columns by display width (a Chinese character takes two), so the table lines up in a terminal.
+    head = (right(s["rank"], 4) + "  " + left(s["unit"], 24) + right(s["tickets"], 6)
+            + "".join(right(s[k], 12) for k in ("on_time", "reply", "satisfaction", "score")))
     for g in rep.groups:
         lines += [f"== {s[g.group]} ==", f"{s['red']}: " + "、".join(r.name for r in g.top),
                   f"{s['black']}: " + "、".join(r.name for r in g.bottom), head]
         for i, r in enumerate(g.rows, start=1):
             c = _unit_cells(r)
-            lines.append(f"{i if r.ranked else '-':>4}  {r.name:<16}{c[0]:>6}{c[1]:>10}{c[2]:>10}{c[3]:>10}{c[4]:>10}")
+            lines.append(right(i if r.ranked else "-", 4) + "  " + left(r.name, 24) + right(c[0], 6)
+                         + "".join(right(v, 12) for v in c[1:]))
         lines.append("")
     if rep.unmatched:
         lines += [f"{s['unmatched']}: " + "、".join(rep.unmatched), ""]
@@ -226,9 +244,11 @@ def topics_text(rep: TopicsReport, language: str, tz: Any) -> str:
              s["tickets_count"].format(n=rep.tickets_now, p=rep.tickets_before), ""]
     for d in DIMENSIONS:
         lines.append(f"== {s[d]} ==")
-        lines.append(f"{s['key']:<20}{s['now']:>6}{s['before']:>8}{s['expected']:>10}{s['rise']:>8}")
+        lines.append(left(s["key"], 28) + right(s["now"], 6) + right(s["before"], 8) + right(s["expected"], 10)
+                     + right(s["rise"], 8))
         for r in rep.rises[d]:
-            lines.append(f"{r.key:<20}{r.now:>6}{r.before:>8}{r.expected:>10.1f}{r.rise:>+8.1f}")
+            lines.append(left(r.key, 28) + right(r.now, 6) + right(r.before, 8) + right(f"{r.expected:.1f}", 10)
+                         + right(f"{r.rise:+.1f}", 8))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
