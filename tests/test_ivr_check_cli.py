@@ -132,7 +132,7 @@ def test_render_draws_every_node_with_chinese_labels(tmp_path, engine):
 
 
 def test_check_warns_of_a_queue_no_path_reaches(tmp_path, capsys):
-    # The shipped example sends callers to every queue (英语服务 by key 7); when key 7 leads elsewhere, a warning.
+    # The shipped example sends callers to every queue (英语服务 by key 6); when key 6 leads elsewhere, a warning.
     assert main(["ivr", "check", str(EXAMPLE)]) == 0
     assert "warning" not in capsys.readouterr().err
     text = EXAMPLE.read_text(encoding="utf-8")
