@@ -159,4 +159,11 @@ async def test_the_workspace_reads_in_chinese_and_works_the_workflow(tmp_path: P
         await dept.locator('form.action[data-action="sign"] button').click()
         await dept.wait_for_function("document.querySelector('#timeline').textContent.includes('签收')")
         assert "办理中" in await dept.locator("#detail .facts").inner_text()
+        # ... and answers it: 办结 with the reply to the citizen.
+        resolve = dept.locator('form.action[data-action="resolve"]')
+        await resolve.locator('input[name="note"]').fill("已协调施工单位调整作业时间")
+        await resolve.locator("button").click()
+        await dept.wait_for_function("document.querySelector('#timeline').textContent.includes('办结')")
+        facts = await dept.locator("#detail .facts").inner_text()
+        assert "已办结" in facts and "已协调施工单位调整作业时间" in facts
         assert errors == []

@@ -252,9 +252,11 @@ def _action_form(action: str, t: Mapping[str, Any], n: Names, service: TicketSer
                  '<input name="days" type="number" min="1" max="60" required></label>')
     elif need == "merge_into":
         extra = f'<label><span>{e(tx["merge_into"])}</span><input name="merge_into" required></label>'
-    return (f'<form class="action row" data-action="{e(action)}">{extra}'
-            f'<input name="note" placeholder="{e(tx["note"])}"><button type="submit">{e(n.action(action))}</button>'
-            "</form>")
+    # Resolving (办结) or answering on the spot needs the reply given to the citizen: the note carries it.
+    note = (f'<input name="note" required placeholder="{e(tx["reply"])}">' if action in ("resolve", "answer")
+            else f'<input name="note" placeholder="{e(tx["note"])}">')
+    return (f'<form class="action row" data-action="{e(action)}">{extra}{note}'
+            f'<button type="submit">{e(n.action(action))}</button></form>')
 
 
 def _read(name: str) -> str:
