@@ -202,6 +202,8 @@ class CallFlow:
         if entry is None or entry.agent_id is None:
             return
         self.live.clear_waiting(f.uniqueid)
+        if entry.queue is not None and entry.queued_at is not None and entry.answered_at is not None:
+            self.live.set_answered(f.uniqueid, entry.queue, entry.agent_id, entry.queued_at, entry.answered_at)
         self.journal.save(entry)
         self.feed(OfferAnswered(at=f.at, call_id=f.uniqueid, agent_id=entry.agent_id))
 

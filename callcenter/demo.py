@@ -22,7 +22,7 @@ from typing import Any
 
 from callcenter.clock import Clock
 from config.models import Config
-from metrics.kpi import kpi
+from metrics.kpi import kpi, rate_text
 from records.model import RECORD_OUTCOMES, CallRecordData, Outcome
 from records.store import mask_url
 
@@ -61,7 +61,7 @@ class Progress:
             return
         width = max(10, min(40, shutil.get_terminal_size((80, 20)).columns - 60))
         filled = int(width * done / self.total) if self.total else width
-        rate = f"{answered / (answered + abandoned) * 100:5.1f}%" if answered + abandoned else "   - "
+        rate = f"{rate_text(answered / (answered + abandoned)):>7}" if answered + abandoned else "     - "
         line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} calls  "
                 f"answered {answered}  abandoned {abandoned}  waiting {waiting}  rate {rate}  "
                 f"{time.monotonic() - self.started:5.1f}s")
@@ -99,7 +99,7 @@ def build_summary(records: list[CallRecordData], *, database: str, wall_seconds:
 
 def print_summary(summary: dict[str, Any], zh: bool) -> None:
     def pct(v: float | None) -> str:
-        return "-" if v is None else f"{v * 100:.2f}%"
+        return rate_text(v)  # the one display rule of every page and report (metrics/kpi.py)
 
     def sec(v: float | None) -> str:
         return "-" if v is None else f"{v:.1f} s"

@@ -32,6 +32,7 @@ from ivr.model import (
     kind_of,
     successors,
 )
+from ivr.validate import warnings as ivr_warnings
 
 FONT = "Noto Sans CJK SC, WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, sans-serif"
 _COLOURS = {"enqueue": "#d8f0d8", "hangup": "#f4d6d6", "transfer": "#f9e0b8", "menu": "#dbe8fb",
@@ -51,6 +52,8 @@ def ivr_check_main(file: str, config: str | None = None) -> int:
         return 1
     menu = source.menu()
     survey = source.survey()
+    for issue in ivr_warnings(menu, source.queues):  # legal, but likely a mistake: said, not refused
+        print(f"{file}: warning: {issue}; fix: {issue.fix}", file=sys.stderr)
     checked = "queues and skills checked" if source.queues is not None else "queues not checked (no --config)"
     print(f"OK {file}: {'flat' if _is_flat(source) else 'menu'} with {len(menu.nodes)} nodes, start "
           f"{menu.start!r}, languages {', '.join(menu.languages) or '-'}, "

@@ -4,7 +4,8 @@ Topics (``<prefix>`` is ``mqtt.topic_prefix``, default ``callcenter``):
 
     <prefix>/stats/centre          the centre's figures        monitoring/schemas/mqtt-centre.json
     <prefix>/stats/queues/<name>   one queue's figures         monitoring/schemas/mqtt-queue.json
-    <prefix>/stats/status          "online" / "offline" (retained; "offline" is the connection's will)
+    <prefix>/stats/status          "online" / "offline" (retained; "offline" is published on a clean stop
+                                   and is the connection's will for an unclean one)
 
 Every message is retained (a wall screen or a city dashboard that subscribes late gets the current
 figures at once) and sent with QoS 1. The publisher reads the daemon's live snapshot every
@@ -41,6 +42,20 @@ CENTRE_KEYS = (
 )  # fmt: skip
 QUEUE_KEYS = ("label", "waiting", "longest_wait_now", "offered", "answered", "abandoned", "connection_rate",
               "service_level", "asa", "agents_ready")
+
+
+OFFLINE_TIMEOUT = 2.0  # seconds a stopping daemon gives the broker to take "offline"
+
+
+async def say_offline(client: aiomqtt.Client, topic: str) -> None:
+    """Publish the retained "offline" on a clean stop: the broker sends the will only when a connection
+    is lost, and drops it on a clean DISCONNECT, so without this the status would stay "online".
+    Bounded: a broker that does not answer does not hold up the stop."""
+    try:
+        async with asyncio.timeout(OFFLINE_TIMEOUT):
+            await client.publish(topic, b"offline", qos=1, retain=True)
+    except (aiomqtt.MqttError, TimeoutError) as exc:
+        log.warning("MQTT: could not publish offline to %s at stop (%s)", topic, type(exc).__name__)
 
 
 def centre_payload(snap: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +192,11 @@ class MqttStatsPublisher:
                     self._last.clear()  # a new session republishes every topic
                     log.info("MQTT stats: connected to %s:%s", self.cfg.host, self.cfg.port)
                     await client.publish(self.status_topic, b"online", qos=1, retain=True)
-                    await self._publish_loop(client)
+                    try:
+                        await self._publish_loop(client)
+                    except asyncio.CancelledError:  # a clean stop: say so before the DISCONNECT
+                        await say_offline(client, self.status_topic)
+                        raise
             except aiomqtt.MqttError as exc:
                 self.counters.connected = False
                 self.counters.errors += 1

@@ -4,7 +4,7 @@ Topics (``<prefix>`` is ``mqtt.topic_prefix``, default ``callcenter``; see docs/
 
     <prefix>/agents/<id>/offer   QoS 1, not retained  a call rings at the agent    screenpop-offer.json
     <prefix>/agents/<id>/state   QoS 1, retained      the agent's state, each change screenpop-state.json
-    <prefix>/agents/status       retained "online"/"offline" (the connection's will)
+    <prefix>/agents/status       retained "online"/"offline" ("offline" at a clean stop; the will otherwise)
 
 The same payloads go to the agent desktop over SSE through :class:`AgentHub` (in process, no broker
 round trip), so the web page works with the default Mosquitto config (no MQTT over WebSocket).
@@ -31,6 +31,7 @@ from typing import Any
 
 import aiomqtt
 
+from callcenter.mqtt_stats import say_offline
 from config.models import MqttConfig
 
 log = logging.getLogger("callcenter.screenpop")
@@ -339,7 +340,11 @@ class ScreenPop:
                     await client.publish(f"{self.prefix}/agents/status", b"online", qos=1, retain=True)
                     for topic, body in list(self._retained.items()):
                         await client.publish(topic, body, qos=1, retain=True)
-                    await self._drain_all(client)
+                    try:
+                        await self._drain_all(client)
+                    except asyncio.CancelledError:  # a clean stop: say so before the DISCONNECT
+                        await say_offline(client, f"{self.prefix}/agents/status")
+                        raise
             except* aiomqtt.MqttError as group:
                 exc = group.exceptions[0]
                 self.counters.connected = False

@@ -107,6 +107,16 @@ TEXT = {
 }
 
 
+def place_text(county: str, township: str, language: str) -> str:
+    """Where a demo ticket happened: the township's own name already holds its county's (上城区安安街道),
+    so the county is only added when it is not there (once 拱墅区拱墅区…)."""
+    if township and county and township.startswith(county):
+        return township
+    if language == "zh":
+        return county + township
+    return ", ".join(x for x in (township, county) if x) or "the city"
+
+
 @dataclass(frozen=True, slots=True)
 class TicketStep:
     action: str  # a tickets.workflow.Action value, or "survey" (the call's own survey score)
@@ -185,8 +195,7 @@ class DemoChoices:
         topic, topic_label = rng.choice(self.topics) if self.topics else ("", text["topic"])
         county = rng.choice(self.counties) if self.counties else ""
         township = self.names[rng.choice(self.townships[county])] if county and self.townships[county] else ""
-        place = (self.names.get(county, "") + township) if self.language == "zh" else \
-            ", ".join(x for x in (township, self.names.get(county, "")) if x) or "the city"
+        place = place_text(self.names.get(county, ""), township, self.language)
         content = text["content"].format(place=place, topic=topic_label)
         steps = self._steps(record, category, county, topic_label, rng)
         return TicketPlan(record.call_id, record.agent_id or "demo", category, topic, county, township, content,

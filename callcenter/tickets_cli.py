@@ -64,6 +64,12 @@ def _fmt(at: datetime | None, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if at is not None else "-"
 
 
+def _zone_line(tz: ZoneInfo) -> str:
+    """Names the zone the times are printed in (never UTC unless no centre zone is known)."""
+    offset = datetime.now(tz).strftime("%z")
+    return f"(times in {tz.key}, UTC{offset[:3]}:{offset[3:]})"
+
+
 def main(args: argparse.Namespace) -> int:
     from tickets.access import Role, Viewer
 
@@ -93,6 +99,7 @@ def main(args: argparse.Namespace) -> int:
         with Store(url) as store, store.engine.connect() as conn:
             rows = [from_row(r) for r in conn.execute(
                 select(table).order_by(table.c.ended_at.desc()).limit(args.last))]
+        print(_zone_line(tz))
         print(f"{'ended':19}  {'call id':24} {'caller':14} {'queue':10} {'agent':6} {'wait':>6} {'talk':>6} outcome")
         for r in rows:
             wait = f"{r.wait_seconds:.0f}" if r.wait_seconds is not None else "-"
@@ -115,6 +122,7 @@ def main(args: argparse.Namespace) -> int:
     supervisor = Viewer(Role.SUPERVISOR, user="cli")
     try:
         if cmd == "list":
+            print(_zone_line(tz), file=sys.stderr)  # stdout stays one line per ticket
             for t in service.query(supervisor, state=args.state, limit=args.last):
                 print(f"{t.number}  {_fmt(t.created_at, tz)}  {t.category:12} {t.state.value:20} "
                       f"{t.department or '-':20} {t.content[:40]}")
@@ -127,8 +135,10 @@ def main(args: argparse.Namespace) -> int:
             except TicketNotFound:
                 print(f"no ticket {args.number}", file=sys.stderr)
                 return 1
+            print(_zone_line(tz))
             for key, value in t.to_dict().items():
-                print(f"{key:26} {value}")
+                raw = getattr(t, key, None)  # times in the centre's zone, not the stored UTC
+                print(f"{key:26} {_fmt(raw, tz) if isinstance(raw, datetime) else value}")
             print("history:")
             for h in service.history(args.number, supervisor):
                 print(f"  {_fmt(h.at, tz)}  {h.actor:16} {h.action:20} {h.from_state or '-'} -> {h.to_state}  {h.note}")

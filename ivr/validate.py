@@ -3,8 +3,11 @@
 ``check(menu, queues, skills)`` returns ``IvrIssue(where, message, fix)`` with ``where`` a key path inside
 the menu (``nodes.main.choices.2``) so the config loader and ``callcenter ivr check`` can point at the YAML
 key; ``validate`` joins them to text. Checks: unknown start or targets, unreachable nodes, loops with no
-exit, prompts missing a configured language, unknown queues and skills, duplicate digits, menus nested
-deeper than ``menu.max_depth``, an enqueue reached before any queue was chosen.
+exit (also a loop whose only way out is a time branch: at the time of the other branch, e.g. on a public
+holiday, the caller goes round for ever), prompts missing a configured language, unknown queues and
+skills, duplicate digits, menus nested deeper than ``menu.max_depth``, an enqueue reached before any
+queue was chosen. ``warnings`` lists what is legal but likely a mistake: a configured queue that no
+path of the menu sends a caller to.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ivr.model import (
     Node,
     RateNode,
     SetNode,
+    TimeNode,
     TransferNode,
     prompts,
     successors,
@@ -74,8 +78,41 @@ def check(menu: Menu, queues: Collection[str] | None, skills: Collection[str] | 
                     "give one node of the loop a way out (a choice or fallback to an enqueue or hangup node)",
                 )
             )
+    issues.extend(_check_time_loops(menu, routes, exits))
     issues.extend(_check_depth(menu))
     issues.extend(_check_queue_set_before_enqueue(menu, routes))
+    return issues
+
+
+def warnings(menu: Menu, queues: Collection[str] | None) -> list[IvrIssue]:
+    """Legal but likely a mistake: a configured queue that no path from the start sends a caller to (it gets
+    calls only when another queue overflows to it, or never)."""
+    if queues is None or menu.start not in menu.nodes:
+        return []
+    reached = {node.queue for name in _routes(menu) if isinstance(node := menu.nodes[name], SetNode | EnqueueNode)
+               and node.queue is not None}
+    return [IvrIssue(f"queues.{q}", f"no IVR path reaches queue {q!r}: it gets no caller from the menu",
+                     f"send callers to it (a choice to a set node with queue: {q}) or remove the queue")
+            for q in sorted(set(queues) - reached)]
+
+
+def _check_time_loops(menu: Menu, routes: dict[str, str], exits: set[str]) -> list[IvrIssue]:
+    """A time node whose branch, taken every time round (the hour or the day does not change within a
+    call), leads back without an exit: a loop whose only exit is another time branch."""
+    issues: list[IvrIssue] = []
+    for name, node in menu.nodes.items():
+        if not isinstance(node, TimeNode) or name not in routes or name not in exits:
+            continue  # unreachable or already a loop with no exit at all
+        branches = [(f"rules.{i}", r.target, r.label()) for i, r in enumerate(node.rules)]
+        branches.append(("default", node.default, "default"))
+        for where, target, label in branches:
+            if target in menu.nodes and name not in _can_exit(menu, forced={name: target}):
+                issues.append(IvrIssue(
+                    f"nodes.{name}.{where}",
+                    f"loop with no exit when the time matches {label!r}: {name} > {target} leads back to "
+                    f"{name}, which takes the same branch again (the only way out is another time branch)",
+                    "give the loop its own way out (e.g. go on to the menu or an enqueue after the notice, "
+                    "not back to the time node)"))
     return issues
 
 
@@ -192,9 +229,11 @@ def _check_depth(menu: Menu) -> list[IvrIssue]:
     return issues
 
 
-def _can_exit(menu: Menu) -> set[str]:
+def _can_exit(menu: Menu, forced: dict[str, str] | None = None) -> set[str]:
     """Nodes from which some walk ends the IVR (enqueue, transfer, hangup, or an input node that hangs up
-    when its retries are used up)."""
+    when its retries are used up). ``forced``: nodes that may only go to the given target (a time node
+    at a fixed time)."""
+    forced = forced or {}
     exits = {name for name, node in menu.nodes.items() if _ends_here(node)}
     changed = True
     while changed:
@@ -202,7 +241,8 @@ def _can_exit(menu: Menu) -> set[str]:
         for name, node in menu.nodes.items():
             if name in exits:
                 continue
-            if any(target in exits for _, target in successors(node)):
+            targets = [forced[name]] if name in forced else [t for _, t in successors(node)]
+            if any(target in exits for target in targets):
                 exits.add(name)
                 changed = True
     return exits

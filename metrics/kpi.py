@@ -20,6 +20,7 @@ the formulas):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -34,8 +35,43 @@ NATIONAL_STANDARD_24H = 0.95  # GB/T 33358: rolling 24-hour connection rate at l
 DEFAULT_TARGET = 0.97
 
 
+# One display rule for every page, report and command (the wallboard's script gets these figures in its
+# config and applies the same rule; tests/test_rate_display.py holds them to each other):
+# a rate is cut, not rounded, to RATE_DIGITS decimals of a percent, so 96.96 % reads 96.9 % and a rate
+# under the target never reads as on it; its colour is judged on the figure shown:
+# good at or above the centre's target, warn below it but at or above the national standard (95 %),
+# bad below both. The same rule for today, the last hour and the last 24 hours.
+RATE_DIGITS = 1
+RATE_LEVELS = ("good", "warn", "bad", "na")
+
+
 def rate(num: int | float, den: int | float) -> float | None:
     return num / den if den else None
+
+
+def rate_percent(r: float, digits: int = RATE_DIGITS) -> float:
+    """The percentage shown for a rate: cut (not rounded) to `digits` decimals (the 1e-6 absorbs binary
+    noise, so 0.97 stays 97.0 and not 96.9)."""
+    f = 10 ** digits
+    return math.floor(r * 100 * f + 1e-6) / f
+
+
+def rate_text(r: float | None, digits: int = RATE_DIGITS) -> str:
+    """'95.4 %'; '—' when there is no rate (nothing offered)."""
+    return "—" if r is None else f"{rate_percent(r, digits):.{digits}f} %"
+
+
+def rate_level(r: float | None, target: float, standard: float = NATIONAL_STANDARD_24H,
+               digits: int = RATE_DIGITS) -> str:
+    """'good' | 'warn' | 'bad' | 'na' for a rate as shown (see RATE_DIGITS above)."""
+    if r is None:
+        return "na"
+    shown = rate_percent(r, digits)
+    if shown >= target * 100 - 1e-9:
+        return "good"
+    if shown >= standard * 100 - 1e-9:
+        return "warn"
+    return "bad"
 
 
 def is_short_abandon(rec: CallRecordData, short_abandon_seconds: float) -> bool:

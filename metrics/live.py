@@ -8,6 +8,7 @@ KPI definitions are those of metrics/kpi.py.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -97,6 +98,13 @@ class LiveStats:
         self._waiting: dict[str, tuple[str, datetime]] = {}  # call_id -> (queue, since)
         self._agents: dict[str, str] = {}
         self._agent_counts: Counter[str] = Counter()
+        # Every configured agent is on the board from the start, logged out until a state arrives: the
+        # agent tiles add up to the agents configured (an agent under manual control, who has not logged
+        # in yet, once fell off the board).
+        for agent in self.agent_queues:
+            self.set_agent_state(agent, "logged_out")
+        # Answered calls still in talk: call_id -> a record as if the call ended now (see `set_answered`).
+        self._talking: dict[str, CallRecordData] = {}
 
     def _tally(self) -> Tally:
         return Tally(sl_seconds=self.sl_seconds, short_abandon_seconds=self.short_abandon_seconds)
@@ -117,6 +125,7 @@ class LiveStats:
             return False
         day.call_ids.add(rec.call_id)
         self._waiting.pop(rec.call_id, None)
+        self._talking.pop(rec.call_id, None)
         day.centre.add(rec)
         queue = rec.queue if rec.queue is not None else NO_QUEUE
         if rec.queue is not None:
@@ -158,6 +167,44 @@ class LiveStats:
 
     def clear_waiting(self, call_id: str) -> None:
         self._waiting.pop(call_id, None)
+
+    def set_answered(self, call_id: str, queue: str, agent_id: str, queued_at: datetime,
+                     answered_at: datetime) -> None:
+        """An agent answered a call that is still in talk. Until its record arrives (`add_record`), it
+        counts today as offered and answered, as its record will: so the board never shows agents on
+        calls while 呼入量 is 0 (the record of a call is only made when it ends)."""
+        queued, answered = (_aware(t, what).astimezone(UTC) for t, what in
+                            ((queued_at, "queued_at"), (answered_at, "answered_at")))
+        answered = max(answered, queued)
+        self._talking[call_id] = CallRecordData(
+            call_id=call_id, linkedid=call_id, caller_number="", caller_name="", channel="", ivr_path="",
+            language="", queue=queue, agent_id=agent_id, entered_at=queued, queued_at=queued,
+            offered_at=queued, answered_at=answered, ended_at=answered,
+            wait_seconds=(answered - queued).total_seconds(), talk_seconds=0.0, offers=1,
+            outcome=Outcome.ANSWERED)
+
+    def _today_with_talking(self, today: _Day, date_: date) -> _Day:
+        """Today's counters plus the answered calls still in talk that are attributed today (a copy)."""
+        talking = [r for r in self._talking.values() if r.attributed_at.astimezone(self.tz).date() == date_
+                   and r.call_id not in today.call_ids]
+        if not talking:
+            return today
+
+        def copy(t: Tally) -> Tally:
+            return dataclasses.replace(t, abandoned_by_stage=dict(t.abandoned_by_stage))
+
+        out = _Day(centre=copy(today.centre), queues={q: copy(t) for q, t in today.queues.items()},
+                   agent_seconds=today.agent_seconds, answered_by_agent=Counter(today.answered_by_agent),
+                   hours={h: list(v) for h, v in today.hours.items()}, call_ids=today.call_ids)
+        for rec in talking:
+            out.centre.add(rec)
+            assert rec.queue is not None and rec.agent_id is not None
+            out.queues.setdefault(rec.queue, self._tally()).add(rec)
+            out.answered_by_agent[rec.agent_id] += 1
+            hour = out.hours.setdefault(interval_start(rec.attributed_at, 60, self.tz), [0, 0])
+            hour[0] += 1
+            hour[1] += 1
+        return out
 
     def set_agent_state(self, agent_id: str, state: str | enum.Enum) -> None:
         name = state.value if isinstance(state, enum.Enum) else state
@@ -208,6 +255,9 @@ class LiveStats:
         oldest = int(now.timestamp()) // 60 - max(WINDOWS.values())
         for m in [m for m in self._minutes if m < oldest]:
             del self._minutes[m]
+        # A call whose record never came (lost in a restart) stops counting once out of every window.
+        for call_id in [c for c, r in self._talking.items() if int(r.attributed_at.timestamp()) // 60 < oldest]:
+            del self._talking[call_id]
 
     def window_rates(self, now: datetime) -> dict[str, dict[str, float | None]]:
         """queue (and '_all') -> window ('1h', '24h') -> connection rate of calls queued in
@@ -220,6 +270,12 @@ class LiveStats:
                     s = sums.setdefault(queue, {}).setdefault(window, [0, 0])
                     s[0] += offered
                     s[1] += answered
+            for rec in self._talking.values():  # answered, still in talk: counted as their records will be
+                if current - minutes < int(rec.attributed_at.timestamp()) // 60 <= current:
+                    for queue in (str(rec.queue), CENTRE):
+                        s = sums.setdefault(queue, {}).setdefault(window, [0, 0])
+                        s[0] += 1
+                        s[1] += 1
         out: dict[str, dict[str, float | None]] = {}
         for queue in [CENTRE, *self.queues, *sums]:
             per = sums.get(queue, {})
@@ -243,7 +299,8 @@ class LiveStats:
         _aware(now, "now")
         self.prune(now)
         local_now = now.astimezone(self.tz)
-        today = self._days.get(local_now.date()) or _Day(centre=self._tally())
+        today = self._today_with_talking(self._days.get(local_now.date()) or _Day(centre=self._tally()),
+                                         local_now.date())
         rates = self.window_rates(now)
         waiting = self.waiting_by_queue(now)
         longest_now = max((w for _, w in waiting.values() if w is not None), default=None)

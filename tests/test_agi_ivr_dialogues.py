@@ -107,6 +107,8 @@ def variables(commands: list[str]) -> dict[str, str]:
     (["", "", "", ""], "general",  # no key anywhere: stays zh, menu retried twice, then an agent
      "welcome>language:timeout>hours=main>main:timeout>main:timeout>main:timeout", {}),
     (["1", "7", "7", "3"], "dialect", "welcome>language:1>hours=main>main:7>main:7>main:3", {}),
+    # The English queue is reached from the menu (it once got no call all day).
+    (["2", "6"], "english", "welcome>language:2>hours=main>main:6", {"CC_LANG": "en"}),
 ])
 async def test_menu_dialogues_end_in_a_queue(tmp_path, keys, queue, path, extra):
     rig = Rig(tmp_path)

@@ -108,6 +108,12 @@ def test_plans_are_seeded_and_cover_the_workflow(tmp_path: Path) -> None:
         for action in ("answer", "survey", "dispatch", "sign", "return", "reassign", "request_extension",
                        "approve_extension", "remind", "resolve", "follow_up", "close"):
             assert actions[action] > 0, action
+        # The text names the place once: a township's name already holds its county's (no 拱墅区拱墅区).
+        names = {d.code: d.name_zh for d in svc.directory}
+        placed = [p for p in plans if p.county and p.township]
+        assert placed
+        for p in placed:
+            assert p.content.count(names[p.county]) == 1, p.content
         # The complaints key makes complaints far likelier than its 15 % base share.
         complaints = Counter(p.category for p, r in zip(plans, records, strict=True) if r.ivr_path.endswith(":2"))
         assert complaints["complaint"] > sum(complaints.values()) / 2

@@ -40,7 +40,7 @@ def test_good_menu_and_examples_are_clean(capsys):
     assert main(["ivr", "check", str(EXAMPLE)]) == 0
     assert main(["ivr", "check", str(FLAT)]) == 0
     out = capsys.readouterr().out
-    assert "menu with 24 nodes" in out and "flat with 2 nodes" in out and "survey yes" in out
+    assert "menu with 25 nodes" in out and "flat with 2 nodes" in out and "survey yes" in out
 
 
 BAD = [
@@ -129,3 +129,16 @@ def test_render_draws_every_node_with_chinese_labels(tmp_path, engine):
     for name in ("welcome", "language", "hours", "emergency", "to-110", "callback-thanks", "survey"):
         assert name in svg
     assert "欢迎致电12345" in svg and "按5" in svg and "Noto Sans CJK SC" in svg
+
+
+def test_check_warns_of_a_queue_no_path_reaches(tmp_path, capsys):
+    # The shipped example sends callers to every queue (英语服务 by key 6); when key 6 leads elsewhere, a warning.
+    assert main(["ivr", "check", str(EXAMPLE)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    text = EXAMPLE.read_text(encoding="utf-8")
+    cut = tmp_path / "no-english.yaml"
+    cut.write_text(text.replace("      queue: english\n", "      queue: general\n"), encoding="utf-8")
+    (tmp_path / "departments.csv").write_text((EXAMPLE.parent / "departments.csv").read_text(encoding="utf-8"))
+    assert main(["ivr", "check", str(cut)]) == 0  # legal: a warning, not an error
+    err = capsys.readouterr().err
+    assert "warning: queues.english: no IVR path reaches queue 'english'" in err

@@ -109,3 +109,33 @@ def test_enqueue_without_a_queue_chosen_on_some_path():
         },
     )
     assert validate(menu, QUEUES) == ["nodes.enq.queue: no queue chosen on the way here (main:2>enq)"]
+
+
+def test_a_loop_whose_only_exit_is_a_time_branch_is_caught():
+    from datetime import time
+
+    from ivr.model import TimeNode, TimeRule
+    from ivr.validate import check
+
+    # On a public holiday the caller hears the notice and comes back to the same time branch: for ever.
+    menu = Menu("hours", {
+        "hours": TimeNode((TimeRule("holiday", ("holidays",)), TimeRule("night", ("daily",), time(23), time(7))),
+                          default="main"),
+        "holiday": PlayNode(P, "hours"),
+        "night": PlayNode(P, "main"),
+        "main": MenuNode(P, (Choice("1", "g"),), fallback="g"),
+        "g": EnqueueNode("general"),
+    })
+    issues = check(menu, QUEUES)
+    assert [i.where for i in issues] == ["nodes.hours.rules.0"]
+    assert "'holidays'" in issues[0].message and "loop with no exit" in issues[0].message
+    # Going on to the menu after the notice is a way out.
+    fixed = Menu("hours", {**menu.nodes, "holiday": PlayNode(P, "main")})
+    assert check(fixed, QUEUES) == []
+
+
+def test_a_queue_no_path_reaches_is_warned_of():
+    from ivr.validate import warnings
+
+    assert [i.where for i in warnings(good(), {"general", "complaints", "english"})] == ["queues.english"]
+    assert warnings(good(), QUEUES) == [] and warnings(good(), None) == []

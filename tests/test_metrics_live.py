@@ -168,3 +168,30 @@ def test_unknown_queue_is_listed_after_configured_ones() -> None:
     stats.add_records(DAY1)
     names = [q["name"] for q in stats.snapshot(at(23, 59, 59))["queues"]]
     assert names == ["main", "tax"]
+
+
+def test_every_configured_agent_is_on_the_board_from_the_start() -> None:
+    stats = LiveStats(target=0.97, tz="Asia/Shanghai", queues=QUEUES,
+                      agent_queues={"1001": ["main"], "1002": ["main"], "1003": ["tax"]})
+    assert stats.snapshot(at(9, 0))["agents"]["logged_out"] == 3  # nobody has logged in yet
+    stats.set_agent_state("1002", AgentState.READY)
+    agents = stats.snapshot(at(9, 0))["agents"]
+    assert sum(agents.values()) == 3 and agents["ready"] == 1 and agents["logged_out"] == 2
+
+
+def test_an_answered_call_in_talk_counts_before_its_record() -> None:
+    stats = fed([])
+    assert A.queue is not None and A.queued_at is not None and A.answered_at is not None and A.agent_id
+    stats.set_answered(A.call_id, A.queue, A.agent_id, A.queued_at, A.answered_at)
+    during = stats.snapshot(A.answered_at + timedelta(seconds=5))
+    # An agent is on this call: 呼入量 and 接通量 show it already, as its record will.
+    assert (during["centre"]["offered"], during["centre"]["answered"]) == (1, 1)
+    assert during["centre"]["connection_rate"] == 1.0 and during["centre"]["connection_rate_1h"] == 1.0
+    main = next(q for q in during["queues"] if q["name"] == A.queue)
+    assert (main["offered"], main["answered"]) == (1, 1)
+    assert sum(i["offered"] for i in during["intervals"]) == 1
+    # The record replaces it: counted once.
+    stats.add_record(A)
+    after = stats.snapshot(A.ended_at + timedelta(seconds=5))
+    assert (after["centre"]["offered"], after["centre"]["answered"]) == (1, 1)
+    assert sum(i["offered"] for i in after["intervals"]) == 1

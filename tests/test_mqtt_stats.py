@@ -183,3 +183,29 @@ async def test_publisher_reconnects_and_republishes_after_the_broker_connection_
         for w in conns:
             w.close()
         await server.wait_closed()
+
+
+async def retained(topic: str) -> bytes:
+    """The retained message of `topic` on the broker, as a new subscriber gets it."""
+    async with aiomqtt.Client(HOST, PORT, identifier=f"ret-{uuid.uuid4().hex[:8]}") as client:
+        await client.subscribe(topic, qos=1)
+        async with asyncio.timeout(GUARD):
+            async for msg in client.messages:
+                body = bytes(msg.payload) if isinstance(msg.payload, bytes | bytearray) else b""
+                await client.publish(topic, b"", qos=1, retain=True)  # leave the shared broker clean
+                return body
+    raise AssertionError("no message")
+
+
+async def test_a_clean_stop_publishes_offline() -> None:
+    # The will covers a lost connection only (the broker drops it on a clean DISCONNECT).
+    prefix = f"test/{uuid.uuid4().hex}"
+    pub = MqttStatsPublisher(MqttConfig(host=HOST, port=PORT, topic_prefix=prefix), Provider(), throttle=0.05)
+    async with running(pub):
+        async with asyncio.timeout(GUARD):
+            while pub.counters.published < 1:  # noqa: ASYNC110 (a bounded poll)
+                await asyncio.sleep(0.02)
+    status = await retained(pub.status_topic)
+    async with subscriber(prefix):  # cleans the figures' retained topics afterwards
+        pass
+    assert status == b"offline"

@@ -19,7 +19,7 @@ from callcenter.reports.departments import WEIGHTS, department_report
 from callcenter.reports.month import month_bounds, simulate_month
 from callcenter.reports.render import daily_html, daily_text, departments_text, topics_text
 from callcenter.reports.tickets import CsvTicketSource, ListTicketSource, Ticket, seeded_tickets, write_csv
-from callcenter.reports.topics import bigrams, topics_report
+from callcenter.reports.topics import NoBaseline, bigrams, topics_report, words
 from config.loader import load_config
 from metrics.kpi import intervals, kpi
 from records.agentlog import AgentLog
@@ -88,6 +88,13 @@ def test_daily_report_agrees_with_the_store_and_names_the_incidents(month: Month
     assert all(not h.reasons for h in rep.hours if not h.short)
     text = daily_text(rep)
     assert "接通率" in text and "2026-03-04" in text
+    # 放弃 is the offered calls lost, and its parts add up to it; IVR hang-ups are a line of their own.
+    k = rep.day_kpi
+    assert k.abandoned_by_stage["ivr"] > 0 and k.abandoned > 0
+    assert (f"放弃: {k.abandoned}（排队中 {k.abandoned_by_stage['queue']}，振铃中 "
+            f"{k.abandoned_by_stage['ringing']}）") in text
+    assert k.abandoned == k.abandoned_by_stage["queue"] + k.abandoned_by_stage["ringing"]
+    assert f"语音导航中挂机（未进入人工）: {k.abandoned_by_stage['ivr']}" in text
     page = daily_html(rep, chart=b"\x89PNG")
     assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
 
@@ -125,8 +132,14 @@ def test_department_ranking_weights_and_red_black_lists(month: Month) -> None:
     as_of = datetime(2026, 5, 1, tzinfo=UTC)
     rep = department_report(tickets, "2026-03", as_of)
     assert rep.tickets == len(tickets) and rep.weights == WEIGHTS
+    # Three groups (区县, 市级部门, 公共服务单位), each department's group from the directory.
+    assert [g.group for g in rep.groups] == ["county", "city_department", "public_service"]
+    county, city, public = rep.groups
+    assert sum(r.tickets for r in county.rows) == len(tickets)  # every ticket counted once for its county
+    assert sum(r.tickets for r in city.rows) + sum(r.tickets for r in public.rows) == len(tickets)
+    assert {r.name for r in public.rows} == {"水务集团", "排水有限公司", "公交集团", "地铁集团", "燃气集团", "热电集团"}
+    assert all(r.name.startswith("市") for r in city.rows) and rep.unmatched == ()
     for g in rep.groups:
-        assert sum(r.tickets for r in g.rows) == len(tickets)  # every ticket counted once per group
         ranked = g.ranked
         assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
         assert len(g.top) == 3 and len(g.bottom) == 3 and not {r.name for r in g.top} & {r.name for r in g.bottom}
@@ -138,6 +151,13 @@ def test_department_ranking_weights_and_red_black_lists(month: Month) -> None:
     assert department_report(list(reversed(tickets)), "2026-03", as_of) == rep
     text = departments_text(rep, "zh")
     assert "红榜" in text and "黑榜" in text and "40%" in text
+    assert [line for line in text.splitlines() if line.startswith("==")] == ["== 区县 ==", "== 市级部门 ==",
+                                                                           "== 公共服务单位 =="]
+    # The table lines up in a terminal: every row has the header's display width (Chinese is two columns).
+    from callcenter.reports.render import width
+
+    table = [line for line in text.splitlines() if line[4:6] == "  "]  # rank (4 columns), two spaces, unit
+    assert len({width(line) for line in table}) == 1
 
 
 def test_the_pending_tickets_are_not_judged() -> None:
@@ -160,7 +180,8 @@ def test_hot_topics_surface_the_countys_ride_hailing_complaints(month: Month) ->
     assert rep.rises["topic"][0].key == "网约车"
     assert rep.rises["district"][0].key == "临江县"
     assert rep.rises["district_topic"][0].key == "临江县 · 网约车"
-    assert {"网约", "约车"} & {r.key for r in rep.rises["words"][:5]}
+    # Words from a segmenter: 网约车 is one word (once 网约 / 约车 bigrams).
+    assert "网约车" in {r.key for r in rep.rises["words"][:5]}
     # Counts agree with the tickets.
     top = rep.rises["district_topic"][0]
     assert top.now == sum(1 for t in now if (t.district, t.topic) == ("临江县", "网约车"))
@@ -190,3 +211,27 @@ def test_hourly_figures_of_the_month_sum_to_the_month(month: Month) -> None:
     assert sum(r.kpi.offered for r in rows) == k.offered and sum(r.kpi.answered for r in rows) == k.answered
     outcomes = Counter(r.outcome.value for r in store.records(start, end + (end - start)))
     assert outcomes["answered"] == k.answered
+
+
+def test_keywords_leave_out_the_template_phrases() -> None:
+    t0 = datetime(2026, 3, 20, tzinfo=UTC)
+    before = [Ticket(str(i), None, t0.replace(day=2), "投诉", "噪音扰民", "西湖区", "市生态环境局",
+                     "楼下商铺音响噪音太大（来电人反映）", t0, None, None, None) for i in range(10)]
+    now = [Ticket(str(100 + i), None, t0, "投诉", "网约车", "临江县", "市交通运输局",
+                  "来电人反映：网约车司机绕路多收费，要求退款（来电人反映）", t0, None, None, None) for i in range(10)]
+    rep = topics_report(now, before, datetime(2026, 3, 11, tzinfo=UTC), datetime(2026, 3, 21, tzinfo=UTC))
+    keys = {r.key for r in rep.rises["words"]}
+    assert {"网约车", "司机", "绕路"} <= keys
+    assert not keys & {"来电", "人反", "电人", "来电人", "反映", "要求"}
+    assert words("市民来电称：主干道路灯损坏多日无人维修") & {"路灯", "维修"}
+    assert not words("市民来电称：主干道路灯损坏多日无人维修") & {"市民", "来电", "民来", "电称"}
+
+
+def test_hot_topics_need_a_previous_period_with_tickets(month: Month, capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, _, _, url = month
+    # The seeded month is March: February holds no ticket, so March as a whole has no baseline.
+    with pytest.raises(SystemExit, match="no tickets between 2026-02-01 and 2026-02-28"):
+        main(["report", "topics", "--from", "2026-03-01", "--to", "2026-03-29", "--seed", "1",
+              "--config", str(EXAMPLE), "--database", url])
+    with pytest.raises(NoBaseline):
+        topics_report([], [], datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC))

@@ -126,15 +126,24 @@ def test_department_ranking_counts_equal_sql(seeded: Seeded, capsys: pytest.Capt
               "--min-tickets", "1", "--database", seeded.url, *BASE)
     start, end = month_bounds(2026, 3, "Asia/Shanghai")
     names = Names.from_config(load_config(EXAMPLE, environ={}), "zh")
-    for column, section in (("department", "== 承办部门 =="), ("county", "== 区县 ==")):
+    # Three groups; a department's group is its directory group (city.* 市级部门, psu.* 公共服务单位).
+    for column, section, prefix in (("department", "== 市级部门 ==", "city."),
+                                    ("department", "== 公共服务单位 ==", "psu."), ("county", "== 区县 ==", "")):
         counts = sql(seeded.url, f"SELECT {column}, count(*) FROM tickets WHERE created_at >= :a AND "
                      f"created_at < :b AND merged_into IS NULL AND {column} IS NOT NULL AND {column} <> '' "
-                     f"GROUP BY {column}", a=_param(seeded.url, start), b=_param(seeded.url, end))
+                     f"AND {column} LIKE :p GROUP BY {column}", a=_param(seeded.url, start),
+                     b=_param(seeded.url, end), p=prefix + "%")
         assert len(counts) >= 5
         shown = [row[:2] for row in _section(out, section)]  # name, tickets
         assert len(shown) == len(counts)
         for code, n in counts:
             assert [names.units[str(code)], str(n)] in shown, (code, n)
+    # Each group has a red list (top three) and a black list (bottom three), none on both.
+    titles = [line for line in out.splitlines() if line.startswith("==")]
+    assert titles == ["== 区县 ==", "== 市级部门 ==", "== 公共服务单位 =="]
+    lists = [line.split(": ", 1)[1].split("、") for line in out.splitlines() if line.startswith(("红榜", "黑榜"))]
+    assert len(lists) == 6 and all(len(names) == 3 for names in lists)
+    assert all(not set(red) & set(black) for red, black in zip(lists[::2], lists[1::2], strict=True))
 
 
 def test_hot_topics_surface_the_countys_ride_hailing_from_the_store(seeded: Seeded,

@@ -194,3 +194,26 @@ async def test_history_failure_still_pops_without_history() -> None:
     assert kind == "offer"
     assert payload["history"]["source"] == "unavailable"
     assert pop.counters.history_errors == 1
+
+
+@pytest.mark.mqtt
+async def test_a_clean_stop_publishes_offline() -> None:
+    prefix = f"cc-test-{uuid.uuid4().hex[:8]}"
+    pop = ScreenPop(MqttConfig(topic_prefix=prefix), lambda n: {}, client_id=f"pop-{uuid.uuid4().hex[:8]}")
+    runner = asyncio.create_task(pop.run(), name="screenpop-under-test")
+    try:
+        async with asyncio.timeout(GUARD):
+            while not pop.counters.connected:  # noqa: ASYNC110 (waits for the broker's CONNACK)
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # "online" is out
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    # The retained status a new subscriber gets is "offline" (the will alone would have left "online").
+    async with aiomqtt.Client(HOST, PORT, identifier=f"sub-{uuid.uuid4().hex[:8]}") as client:
+        await client.subscribe(f"{prefix}/agents/status", qos=1)
+        async with asyncio.timeout(GUARD):
+            msg = await anext(aiter(client.messages))
+        await client.publish(f"{prefix}/agents/status", b"", qos=1, retain=True)
+    assert msg.payload == b"offline"

@@ -34,6 +34,12 @@ def test_calls_and_due(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert number in out and "reminder" in out and "due 2026-09-29" in out
     assert main(["tickets", "show", number, "--config", str(EXAMPLE), "--database", url]) == 0
-    assert "dispatch" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "dispatch" in shown
+    # Times in the centre's zone, named (created 02:00 UTC = 10:00 in Shanghai), never the stored UTC.
+    assert "(times in Asia/Shanghai, UTC+08:00)" in shown
+    created = next(line for line in shown.splitlines() if line.startswith("created_at"))
+    assert created.split(None, 1)[1] == "2026-09-28 10:00:00"
+    assert "+00:00" not in shown and "02:00:00" not in shown
     assert main(["tickets", "departments", "--config", str(EXAMPLE)]) == 0
     assert "1553 departments" in capsys.readouterr().out

@@ -52,7 +52,8 @@ async def test_wallboard_shows_the_snapshot_and_follows_it_live(tmp_path: Path) 
             assert await text_of(page, "#clock") == "15:27:42"
             assert await text_of(page, "#rate-today") == "96.6 %"  # 1750 / 1811, amber: < 97 %, >= 95 %
             assert "rate-warn" in str(await page.get_attribute("#tile-today", "class"))
-            assert "rate-good" in str(await page.get_attribute("#tile-24h", "class"))  # 96.5 % >= 95 %
+            # One colour rule for every window (metrics/kpi.py rate_level): 96.5 % is under the 97 % target.
+            assert "rate-warn" in str(await page.get_attribute("#tile-24h", "class"))
             assert await text_of(page, "#offered") == "1811"
             assert await text_of(page, "#asa") == "13 秒"
             assert await text_of(page, "#longest-wait-now") == "1:35"

@@ -11,6 +11,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from metrics.kpi import RATE_DIGITS, rate_text
+
 if TYPE_CHECKING:
     from callcenter.reports.daily import DailyReport
 
@@ -25,8 +27,10 @@ TEXT = {
 }
 
 
-def pct(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None else f"{v * 100:.{digits}f}%"
+def pct(v: float | None, digits: int = RATE_DIGITS) -> str:
+    """A rate as every page shows it (metrics/kpi.py rate_text: cut to 0.1 %); `digits` above the rule's
+    are not shown, so no report prints 95.48 % where the wallboard shows 95.4 %."""
+    return rate_text(v, min(digits, RATE_DIGITS))
 
 
 def _font_family(language: str) -> list[str]:

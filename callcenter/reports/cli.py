@@ -158,15 +158,19 @@ def _store_tickets(args: argparse.Namespace, cfg: Any, since: datetime, until: d
 
 
 def departments_main(args: argparse.Namespace) -> int:
-    from callcenter.reports.departments import department_report
+    from callcenter.reports.departments import UnitGroups, department_report
     from callcenter.reports.month import month_bounds
     from callcenter.reports.render import departments_html, departments_text
+    from tickets import departments
 
     cfg = _config(args)
     year, month = _parse_month(args.month)
     since, until = month_bounds(year, month, cfg.centre.timezone)
     as_of = datetime.fromisoformat(args.as_of).astimezone(UTC) if args.as_of else datetime.now(UTC)
-    rep = department_report(_ticket_rows(args, cfg, since, until), args.month, as_of, min_tickets=args.min_tickets)
+    # Which group a department ranks in comes from the config's department directory.
+    groups = UnitGroups(departments.load(cfg.tickets, Path(args.config).resolve().parent))
+    rep = department_report(_ticket_rows(args, cfg, since, until), args.month, as_of, min_tickets=args.min_tickets,
+                            groups=groups)
     lang = cfg.centre.language
     _write(args, departments_html(rep, lang) if args.format == "html" else departments_text(rep, lang))
     return 0
@@ -174,7 +178,7 @@ def departments_main(args: argparse.Namespace) -> int:
 
 def topics_main(args: argparse.Namespace) -> int:
     from callcenter.reports.render import topics_html, topics_text
-    from callcenter.reports.topics import topics_report
+    from callcenter.reports.topics import NoBaseline, topics_report
 
     cfg = _config(args)
     tz = ZoneInfo(cfg.centre.timezone)
@@ -186,7 +190,13 @@ def topics_main(args: argparse.Namespace) -> int:
     rows = _ticket_rows(args, cfg, prev, until)
     now = [t for t in rows if t.created_at >= since]
     before = [t for t in rows if t.created_at < since]
-    rep = topics_report(now, before, since, until, min_count=args.min_count)
+    try:
+        rep = topics_report(now, before, since, until, min_count=args.min_count)
+    except NoBaseline:
+        last = (since - timedelta(days=1)).astimezone(tz).date()
+        raise SystemExit(f"error: no tickets between {prev.astimezone(tz).date()} and {last} (the period before "
+                         f"--from of the same length): nothing to compare with; choose a period whose previous "
+                         f"period holds tickets, e.g. the second half of a month") from None
     lang = cfg.centre.language
     _write(args, topics_html(rep, lang, tz) if args.format == "html" else topics_text(rep, lang, tz))
     return 0

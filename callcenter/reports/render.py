@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ S: dict[str, dict[str, str]] = {
     "zh": {
         "daily_title": "{name} 日报 {day}", "met": "达标", "missed": "未达标", "target": "目标",
         "standard": "国标（24小时）", "offered": "人工呼入", "answered": "人工接通", "abandoned": "放弃",
+        "abandoned_parts": "{n}（排队中 {queue}，振铃中 {ringing}）", "ivr_hangups": "语音导航中挂机（未进入人工）",
         "short_abandoned": "短时放弃（已排除）", "sl": "服务水平 {s}秒", "in_time": "人工应答及时率",
         "asa": "平均应答时长", "aht": "平均处理时长", "acw": "平均话后整理", "occupancy": "坐席利用率",
         "hour": "时段", "rate": "接通率", "usual": "同期均值", "agents": "在岗/排班", "why": "原因",
@@ -28,16 +30,20 @@ S: dict[str, dict[str, str]] = {
         "minutes": "{m:.0f}分钟", "seconds": "{v:.0f}秒", "history": "同期：前{n}周同一星期",
         "dept_title": "{month} 承办单位红黑榜", "weights": "权重：按时办结率 {on_time:.0%}，回复率 {reply:.0%}，"
         "满意率 {satisfaction:.0%}；工单少于 {min} 件不参与排名。", "department": "承办部门", "district": "区县",
+        "county": "区县", "city_department": "市级部门", "public_service": "公共服务单位",
+        "unmatched": "部门目录中没有的承办单位（未排名）",
         "red": "红榜", "black": "黑榜", "tickets": "工单", "on_time": "按时办结率", "reply": "回复率",
         "satisfaction": "满意率", "score": "综合得分", "unit": "单位", "rank": "排名", "not_ranked": "不排名",
         "topics_title": "热点诉求 {a} 至 {b}（对比 {pa} 至 {pb}）", "category": "类别", "topic": "诉求主题",
-        "district_topic": "区县 · 主题", "words": "诉求内容关键词（二字词）", "now": "本期", "before": "上期",
+        "district_topic": "区县 · 主题", "words": "诉求内容关键词", "now": "本期", "before": "上期",
         "expected": "预期", "rise": "上升", "key": "项目", "tickets_count": "工单 本期 {n} 件，上期 {p} 件",
         "intervals": "未达标的半小时（预测/实际来电，排班/在岗/就绪坐席，主因）",
     },
     "en": {
         "daily_title": "{name} daily report {day}", "met": "met", "missed": "missed", "target": "Target",
         "standard": "Standard (24 h)", "offered": "Offered", "answered": "Answered", "abandoned": "Abandoned",
+        "abandoned_parts": "{n} (in queue {queue}, ringing {ringing})",
+        "ivr_hangups": "Hung up in the IVR (never offered)",
         "short_abandoned": "Short abandons (excluded)", "sl": "Service level {s} s",
         "in_time": "Answered in time (of answered)", "asa": "ASA", "aht": "AHT", "acw": "After-call work",
         "occupancy": "Occupancy", "hour": "Hour", "rate": "Rate", "usual": "Usual", "agents": "Agents (avail/plan)",
@@ -50,15 +56,32 @@ S: dict[str, dict[str, str]] = {
         "dept_title": "Department ranking {month}", "weights": "Weights: on-time closure {on_time:.0%}, reply "
         "{reply:.0%}, satisfaction {satisfaction:.0%}; units with fewer than {min} tickets are not ranked.",
         "department": "Departments", "district": "Districts", "red": "Top 3", "black": "Bottom 3",
+        "county": "Counties", "city_department": "City departments", "public_service": "Public-service units",
+        "unmatched": "Units not in the department directory (not ranked)",
         "tickets": "Tickets", "on_time": "On time", "reply": "Reply", "satisfaction": "Satisfaction",
         "score": "Score", "unit": "Unit", "rank": "Rank", "not_ranked": "not ranked",
         "topics_title": "Hot topics {a} to {b} (vs {pa} to {pb})", "category": "Categories", "topic": "Topics",
-        "district_topic": "District · topic", "words": "Words in the requests (bigrams)", "now": "Now",
+        "district_topic": "District · topic", "words": "Keywords in the requests", "now": "Now",
         "before": "Before", "expected": "Expected", "rise": "Rise", "key": "Item",
         "tickets_count": "tickets: {n} now, {p} before",
         "intervals": "Half hours under target (forecast/offered calls, planned/on duty/ready agents, main cause)",
     },
 }
+
+
+def width(text: str) -> int:
+    """Terminal columns of `text`: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def left(text: object, cols: int) -> str:
+    t = str(text)
+    return t + " " * max(0, cols - width(t))
+
+
+def right(text: object, cols: int) -> str:
+    t = str(text)
+    return " " * max(0, cols - width(t)) + t
 
 
 def strings(language: str) -> dict[str, str]:
@@ -88,14 +111,17 @@ def _summary(rep: DailyReport, s: dict[str, str]) -> list[tuple[str, str]]:
         (rate_label(rep.language, rep.short_abandon_seconds), f"{pct(k.connection_rate, 2)}  ({s['target']} "
          f"{pct(rep.target, 0)}: {s['met'] if rep.met_target else s['missed']})"),
         (s["offered"], str(k.offered)), (s["answered"], str(k.answered)),
-        (s["abandoned"], f"{k.abandoned} (IVR {k.abandoned_by_stage['ivr']}, queue {k.abandoned_by_stage['queue']}, "
-                         f"ringing {k.abandoned_by_stage['ringing']})"),
+        # Abandoned = offered calls lost (in queue + ringing), so its parts add up to it; IVR hang-ups were
+        # never offered and have their own line (docs/metrics.md).
+        (s["abandoned"], s["abandoned_parts"].format(n=k.abandoned, queue=k.abandoned_by_stage["queue"],
+                                                     ringing=k.abandoned_by_stage["ringing"])),
+        (s["ivr_hangups"], str(k.abandoned_by_stage["ivr"])),
         (s["sl"].format(s=f"{k.sl_seconds:g}"), pct(k.service_level)), (s["in_time"], pct(k.answered_in_time_rate)),
         (s["asa"], _sec(k.asa, s)), (s["aht"], _sec(rep.aht, s)), (s["acw"], _sec(rep.acw, s)),
         (s["occupancy"], pct(rep.occupancy)),
     ]
     if rep.short_abandon_seconds > 0:
-        rows.insert(4, (s["short_abandoned"], str(k.short_abandoned)))
+        rows.insert(5, (s["short_abandoned"], str(k.short_abandoned)))
     return rows
 
 
@@ -170,15 +196,19 @@ def _unit_cells(r: Any) -> list[str]:
 def departments_text(rep: DepartmentReport, language: str) -> str:
     s = strings(language)
     lines = [s["dept_title"].format(month=rep.month), s["weights"].format(min=rep.min_tickets, **rep.weights), ""]
-    head = f"{s['rank']:>4}  {s['unit']:<16}{s['tickets']:>6}{s['on_time']:>10}{s['reply']:>10}" \
-           f"{s['satisfaction']:>10}{s['score']:>10}"
+    # Columns by display width (a Chinese character takes two), so the table lines up in a terminal.
+    head = (right(s["rank"], 4) + "  " + left(s["unit"], 24) + right(s["tickets"], 6)
+            + "".join(right(s[k], 12) for k in ("on_time", "reply", "satisfaction", "score")))
     for g in rep.groups:
         lines += [f"== {s[g.group]} ==", f"{s['red']}: " + "、".join(r.name for r in g.top),
                   f"{s['black']}: " + "、".join(r.name for r in g.bottom), head]
         for i, r in enumerate(g.rows, start=1):
             c = _unit_cells(r)
-            lines.append(f"{i if r.ranked else '-':>4}  {r.name:<16}{c[0]:>6}{c[1]:>10}{c[2]:>10}{c[3]:>10}{c[4]:>10}")
+            lines.append(right(i if r.ranked else "-", 4) + "  " + left(r.name, 24) + right(c[0], 6)
+                         + "".join(right(v, 12) for v in c[1:]))
         lines.append("")
+    if rep.unmatched:
+        lines += [f"{s['unmatched']}: " + "、".join(rep.unmatched), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -202,6 +232,8 @@ def departments_html(rep: DepartmentReport, language: str) -> str:
     s = strings(language)
     body = f'<p class="note">{html.escape(s["weights"].format(min=rep.min_tickets, **rep.weights))}</p>'
     body += "".join(_group_html(g, s) for g in rep.groups)
+    if rep.unmatched:
+        body += f'<p class="note">{html.escape(s["unmatched"] + ": " + "、".join(rep.unmatched))}</p>'
     return _page(s["dept_title"].format(month=rep.month), body, language)
 
 
@@ -219,9 +251,11 @@ def topics_text(rep: TopicsReport, language: str, tz: Any) -> str:
              s["tickets_count"].format(n=rep.tickets_now, p=rep.tickets_before), ""]
     for d in DIMENSIONS:
         lines.append(f"== {s[d]} ==")
-        lines.append(f"{s['key']:<20}{s['now']:>6}{s['before']:>8}{s['expected']:>10}{s['rise']:>8}")
+        lines.append(left(s["key"], 28) + right(s["now"], 6) + right(s["before"], 8) + right(s["expected"], 10)
+                     + right(s["rise"], 8))
         for r in rep.rises[d]:
-            lines.append(f"{r.key:<20}{r.now:>6}{r.before:>8}{r.expected:>10.1f}{r.rise:>+8.1f}")
+            lines.append(left(r.key, 28) + right(r.now, 6) + right(r.before, 8) + right(f"{r.expected:.1f}", 10)
+                         + right(f"{r.rise:+.1f}", 8))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from callcenter.reports.bulk import insert_rows, next_ids
 from callcenter.reports.month import SimulatedMonth
+from callcenter.reports.tickets import pick_unit
 from records.model import CallRecordData, Outcome
 from tickets.deadlines import WorkCalendar, due_at
 from tickets.tables import TICKET_TABLES, Ticket, TicketCall, TicketCounter, TicketEvent
@@ -37,15 +38,17 @@ CALLS = TicketCall.__table__  # type: ignore[attr-defined]
 COUNTERS = TicketCounter.__table__  # type: ignore[attr-defined]
 CHUNK = 5000
 
-# topic code (config/example.yaml) -> (department code (config/departments.csv), category weights, contents)
-TOPICS: dict[str, tuple[str, dict[str, float], tuple[str, ...]]] = {
+# topic code (config/example.yaml) -> (department code(s) (config/departments.csv), category weights, contents);
+# with two departments a ticket goes to one of them (callcenter/reports/tickets.py pick_unit), so that each
+# ranking group (city departments, public-service units) has enough units for a red and a black list.
+TOPICS: dict[str, tuple[str | tuple[str, ...], dict[str, float], tuple[str, ...]]] = {
     "urban.streetlight": ("city.cgj", {"help": 0.7, "complaint": 0.3},
                           ("小区门口路灯不亮，晚上出行不便", "路灯白天一直亮着，浪费电", "主干道路灯损坏多日无人维修")),
     "urban.road": ("city.jtj", {"complaint": 0.5, "help": 0.5},
                    ("道路坑洼积水，电动车容易摔倒", "人行道地砖松动翘起", "道路施工围挡占道时间过长")),
     "urban.noise": ("city.sthj", {"complaint": 0.9, "suggestion": 0.1},
                     ("夜间工地施工噪音扰民，影响休息", "楼下商铺音响噪音太大", "广场舞噪音扰民，晚上十点后仍未停止")),
-    "utilities.water": ("psu.water", {"help": 0.6, "complaint": 0.4},
+    "utilities.water": (("psu.water", "psu.sewage"), {"help": 0.6, "complaint": 0.4},
                         ("小区突然停水，没有提前通知", "自来水水质发黄", "水管爆裂，请求抢修")),
     "utilities.power": ("psu.power", {"help": 0.7, "complaint": 0.3},
                         ("小区频繁停电，影响生活", "电表计量异常，电费突然增加", "电线老化存在安全隐患")),
@@ -61,7 +64,7 @@ TOPICS: dict[str, tuple[str, dict[str, float], tuple[str, ...]]] = {
                     ("餐馆后厨卫生状况差", "超市出售过期食品", "外卖食品中发现异物")),
     "market.consumer": ("city.scjg", {"complaint": 0.8, "consultation": 0.2},
                         ("健身房收款后跑路，要求退费", "网购商品质量问题商家拒绝退货", "预付卡消费纠纷")),
-    "traffic.bus": ("psu.bus", {"suggestion": 0.5, "complaint": 0.5},
+    "traffic.bus": (("psu.bus", "psu.metro"), {"suggestion": 0.5, "complaint": 0.5},
                     ("建议增加早高峰公交班次", "公交司机不到站就开走", "公交线路调整后出行不便")),
     "traffic.taxi": ("city.jtj", {"complaint": 0.8, "consultation": 0.2},
                      ("网约车司机绕路多收费，要求退款", "网约车平台乱收费，司机态度恶劣",
@@ -90,7 +93,8 @@ class SeededTickets:
 def _quality(seed: int) -> dict[str, tuple[float, float, float]]:
     """department / county code -> (on-time probability, satisfied, basically satisfied)."""
     rng = random.Random(f"quality:{seed}")
-    names = sorted({d for d, _, _ in TOPICS.values()} | set(COUNTIES))
+    names = sorted({d for ds, _, _ in TOPICS.values() for d in ((ds,) if isinstance(ds, str) else ds)}
+                   | set(COUNTIES))
     return {n: (rng.uniform(0.72, 0.99), rng.uniform(0.5, 0.8), rng.uniform(0.05, 0.2)) for n in names}
 
 
@@ -133,7 +137,8 @@ def seeded_tickets(records: Sequence[CallRecordData], calendar: WorkCalendar, se
         topic = rng.choices(topics, weights=weights)[0]
         if rec.ended_at >= mid and rng.random() < 0.06:
             county, topic = SURGE_COUNTY, SURGE_TOPIC
-        dept, cats, contents = TOPICS[topic]
+        units, cats, contents = TOPICS[topic]
+        dept = pick_unit(units, rec.call_id)
         category = rng.choices(list(cats), weights=list(cats.values()))[0]
         if rec.queue == "complaints" and "complaint" in cats:
             category = "complaint"

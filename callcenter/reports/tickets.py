@@ -134,8 +134,9 @@ def write_csv(rows: Iterable[TicketRow], path: str | Path) -> int:
 
 # --- seeded tickets -----------------------------------------------------------------------------
 
-# topic -> (department, category weights, contents)
-TOPICS: dict[str, tuple[str, dict[str, float], tuple[str, ...]]] = {
+# topic -> (department(s), category weights, contents); names as in config/departments.csv, so that the
+# ranking finds each one's group. With two departments a ticket goes to one of them (its own draw).
+TOPICS: dict[str, tuple[str | tuple[str, ...], dict[str, float], tuple[str, ...]]] = {
     "网约车": ("市交通运输局", {"投诉": 0.8, "咨询": 0.2},
             ("网约车司机绕路多收费，要求退款", "网约车平台乱收费，司机态度恶劣", "投诉网约车司机拒载，并辱骂乘客",
              "网约车司机中途甩客，平台不处理")),
@@ -149,13 +150,14 @@ TOPICS: dict[str, tuple[str, dict[str, float], tuple[str, ...]]] = {
              ("咨询异地就医医保报销比例", "医保卡无法正常结算", "门诊慢特病报销材料咨询")),
     "占道经营": ("市城市管理局", {"投诉": 0.6, "举报": 0.4},
              ("路边摊贩占道经营，影响通行", "商铺门前乱堆乱放占用人行道", "夜市占道经营油烟扰民")),
-    "供水": ("市水务集团", {"求助": 0.6, "投诉": 0.4},
+    "供水": (("水务集团", "排水有限公司"), {"求助": 0.6, "投诉": 0.4},
            ("小区突然停水，没有提前通知", "自来水水质发黄", "水管爆裂，请求抢修")),
     "入学": ("市教育局", {"咨询": 0.9, "建议": 0.1},
            ("咨询小学入学报名条件", "随迁子女入学需要哪些材料", "咨询学区划分")),
-    "公交": ("市公交集团", {"建议": 0.5, "投诉": 0.5},
+    "公交": (("公交集团", "地铁集团"), {"建议": 0.5, "投诉": 0.5},
            ("建议增加早高峰公交班次", "公交司机不到站就开走", "公交线路调整后出行不便")),
-    "燃气": ("市燃气公司", {"求助": 0.5, "咨询": 0.5}, ("燃气费缴费咨询", "闻到燃气味，请求上门检查", "燃气表故障")),
+    "燃气": (("燃气集团", "热电集团"), {"求助": 0.5, "咨询": 0.5},
+           ("燃气费缴费咨询", "闻到燃气味，请求上门检查", "燃气表故障")),
 }
 TOPIC_WEIGHTS = {"网约车": 0.06, "噪音扰民": 0.14, "物业管理": 0.14, "社保缴费": 0.14, "医保报销": 0.12,
                  "占道经营": 0.1, "供水": 0.08, "入学": 0.08, "公交": 0.08, "燃气": 0.06}
@@ -164,10 +166,20 @@ SURGE_DISTRICT, SURGE_TOPIC = "临江县", "网约车"
 TICKET_SHARE = 0.6  # answered calls that become a ticket (the rest are answered on the phone)
 
 
+def _units(departments: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (departments,) if isinstance(departments, str) else departments
+
+
+def pick_unit(departments: str | tuple[str, ...], key: str) -> str:
+    """One of a topic's departments, drawn from its own stream (the ticket's other draws are unchanged)."""
+    units = _units(departments)
+    return units[0] if len(units) == 1 else random.Random(f"unit:{key}").choice(units)
+
+
 def _dept_quality(seed: int) -> dict[str, tuple[float, float, float, float]]:
     """department / district -> (on-time probability, reply probability, satisfied, basically)."""
     rng = random.Random(f"quality:{seed}")
-    names = sorted({d for d, _, _ in TOPICS.values()} | set(DISTRICTS))
+    names = sorted({d for ds, _, _ in TOPICS.values() for d in _units(ds)} | set(DISTRICTS))
     return {n: (rng.uniform(0.78, 0.99), rng.uniform(0.85, 1.0), rng.uniform(0.5, 0.8), rng.uniform(0.05, 0.2))
             for n in names}
 
@@ -190,7 +202,8 @@ def seeded_tickets(records: Sequence[CallRecordData], seed: int = 1) -> list[Tic
         # The second half of the month: ride-hailing complaints in one county climb.
         if rec.ended_at >= mid and rng.random() < 0.05:
             district, topic = SURGE_DISTRICT, SURGE_TOPIC
-        dept, cats, contents = TOPICS[topic]
+        units, cats, contents = TOPICS[topic]
+        dept = pick_unit(units, rec.call_id)
         category = rng.choices(list(cats), weights=list(cats.values()))[0]
         if rec.queue == "complaints" and "投诉" in cats:
             category = "投诉"

@@ -6,18 +6,24 @@ taken out: expected = previous x (tickets now / tickets before); rise = now - ex
 score = rise / sqrt(expected + 1) (a Poisson-like z score, so that 3 -> 12 outranks 300 -> 320).
 Only keys with at least `min_count` tickets now are listed.
 
-Text: each ticket's content is cut into Chinese character bigrams (two adjacent Han characters,
-counted once per ticket): no dictionary needed, and a phrase such as 网约车 shows up as 网约 / 约车.
+Text: the template phrases agents type around a request (来电人反映, 市民来电称, 要求 ...) are removed, then
+each ticket's content is cut into words by jieba (a Chinese segmenter, its own dictionary plus an HMM for
+words it does not know: 网约车 stays one word) and each word of two or more Han characters counts once per
+ticket, stop words aside. `bigrams` (adjacent character pairs) is kept for callers that want no dictionary.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from callcenter.reports.tickets import TicketRow
 
@@ -30,6 +36,34 @@ STOP_BIGRAMS = frozenset({"要求", "咨询", "请求", "反映", "投诉", "市
                           "某路", "路口", "某街", "街道"})
 
 
+# Phrases of the ticket template, not of the citizen: removed before the text is cut (longest first).
+TEMPLATE_PHRASES = ("来电人反映", "来电人称", "来电人表示", "来电人咨询", "来电人", "市民来电反映", "市民来电称",
+                    "市民反映", "来电反映", "来电称", "来电咨询", "来电", "反映")
+TEMPLATE = re.compile("|".join(sorted(TEMPLATE_PHRASES, key=len, reverse=True)))
+# Words too common in requests to say anything.
+STOP_WORDS = frozenset({"要求", "咨询", "请求", "投诉", "市民", "问题", "处理", "希望", "相关", "部门", "情况",
+                        "没有", "现在", "目前", "已经", "一直", "进行", "小区", "街道", "路口", "某小区", "影响"})
+
+
+@cache
+def _jieba() -> Any:
+    """jieba, loaded once (its dictionary takes about a second). Its import touches pkg_resources, which
+    newer setuptools deprecate: that warning is jieba's, not ours. Its log lines go below WARNING."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+    return jieba
+
+
+def words(text: str) -> set[str]:
+    """The words of a ticket's text (two or more Han characters), template phrases and stop words removed."""
+    cleaned = TEMPLATE.sub(" ", text)
+    return {w for w in _jieba().lcut(cleaned) if len(w) >= 2 and HAN.fullmatch(w)} - STOP_WORDS
+
+
 def bigrams(text: str) -> set[str]:
     out: set[str] = set()
     for run in HAN.findall(text):
@@ -39,10 +73,14 @@ def bigrams(text: str) -> set[str]:
 
 def _keys(dimension: str) -> Callable[[TicketRow], Iterable[str]]:
     if dimension == "words":
-        return lambda t: bigrams(t.content)
+        return lambda t: words(t.content)
     if dimension == "district_topic":
         return lambda t: (f"{t.district} · {t.topic}",)
     return lambda t: (str(getattr(t, dimension)),)
+
+
+class NoBaseline(ValueError):
+    """The previous period holds no ticket: nothing to measure a rise against (every key would 'rise')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,5 +127,8 @@ def rises(now: Sequence[TicketRow], before: Sequence[TicketRow], dimension: str,
 def topics_report(source_now: Sequence[TicketRow], source_before: Sequence[TicketRow], since: datetime,
                   until: datetime, min_count: int = MIN_COUNT, top: int = TOP_N) -> TopicsReport:
     prev_since = since - (until - since)
+    if not source_before:
+        raise NoBaseline(f"no tickets in the previous period {prev_since.isoformat()} .. {since.isoformat()}: "
+                         "no baseline to compare with")
     return TopicsReport(since, until, prev_since, len(source_now), len(source_before),
                         {d: rises(source_now, source_before, d, min_count, top) for d in DIMENSIONS})

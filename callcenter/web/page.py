@@ -12,6 +12,7 @@ from importlib import resources
 from string import Template
 
 from callcenter.web.i18n import strings_for
+from metrics.kpi import NATIONAL_STANDARD_24H, RATE_DIGITS
 
 
 def _read(name: str) -> str:
@@ -27,7 +28,10 @@ def render_wallboard(*, language: str, centre_name: str, stream_url: str) -> str
     strings = strings_for(language)
     values = {key: html.escape(text) for key, text in strings.items()}
     values["centre_name"] = html.escape(centre_name)
-    values["config_json"] = _script_json({"strings": strings, "language": language, "stream_url": stream_url})
+    # The rate display rule of metrics/kpi.py (rate_text, rate_level): the script applies these figures.
+    rule = {"digits": RATE_DIGITS, "standard": NATIONAL_STANDARD_24H}
+    values["config_json"] = _script_json({"strings": strings, "language": language, "stream_url": stream_url,
+                                          "rate_rule": rule})
     values["css"] = _read("wallboard.css")
     values["js"] = _read("wallboard.js")
     # substitute (not safe_substitute): a placeholder without a string is a bug to see at start-up.

@@ -3,7 +3,9 @@
 The edge only translates: the signed-in user (callcenter/web/auth.py) becomes a `tickets.access.Viewer`,
 the service does the rest in a worker thread; service errors leave with their stable slug.
 
-    GET  /tickets                           page: my tickets with deadlines + the create form (?call_id= pre-fills)
+    GET  /tickets                           the workspace (filters, search, paging, detail ?ticket=N with history
+                                            and actions: callcenter/web/tickets_page.py)
+    GET  /tickets?new=1 | ?call_id=         the create form (?call_id= pre-fills)
     GET  /api/tickets                       list (state, department, since, until, open)
     POST /api/tickets                       create (JSON or form)
     GET  /api/tickets/export?since&until&format=csv|xlsx
@@ -193,6 +195,8 @@ def tickets_routes(service: TicketService, *, now: Now, language: str = "zh", ce
     @requires(*ALL, page=True)
     async def page(request: Request) -> Response:
         viewer = viewer_of(request, service)
+        if not {"call_id", "new"} & set(request.query_params):  # the workspace (callcenter/web/tickets_page.py)
+            return await workspace(request, viewer)
         items = await run(service.query, viewer, open_only=True, limit=200)
         prefill: dict[str, str] = {"call_id": request.query_params.get("call_id", "")}
         if prefill["call_id"]:
@@ -200,6 +204,19 @@ def tickets_routes(service: TicketService, *, now: Now, language: str = "zh", ce
             prefill["caller_number"] = record.caller_number if record else ""
         return HTMLResponse(render_page(service, viewer, items, prefill, language, centre_name, request),
                             headers={"Cache-Control": "no-store"})
+
+    async def workspace(request: Request, viewer: Viewer) -> Response:
+        from callcenter.web.auth import csrf_token
+        from callcenter.web.tickets_page import MAX_TICKETS, load_detail, plain, render_workspace
+
+        shown = plain  # how a ticket is shown to this viewer (masking by role joins here)
+        items = [shown(viewer, t) for t in await run(service.query, viewer, limit=MAX_TICKETS)]
+        number = request.query_params.get("ticket", "")
+        detail = await load_detail(service, viewer, number, run, shown) if number else None
+        page = render_workspace(service=service, items=items, detail=detail, query=request.query_params,
+                                language=language, centre_name=centre_name, csrf=csrf_token(request), now=now(),
+                                may_create=viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN))
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     return [
         Route("/tickets", page, methods=["GET"]),

@@ -3,20 +3,23 @@
 (function () {
   const config = JSON.parse(document.getElementById("cc-config").textContent);
   const S = config.strings;
-  const AMBER_BAND = 0.02; // within 2 points below the target: amber
+  // The display rule of metrics/kpi.py (rate_text, rate_level), its figures from the server.
+  const RULE = config.rate_rule;
   const SVG_NS = "http://www.w3.org/2000/svg";
   const AGENT_STATES = ["ready", "reserved", "on_call", "wrap_up", "not_ready", "logged_out"];
-  const NATIONAL_24H = 0.95;
 
   const $ = (id) => document.getElementById(id);
 
-  // Rates are cut, not rounded, to 0.1 %: 96.96 % shows 96.9 %, so a rate under target never reads as on it.
-  function pctFloor(r, digits) {
+  // Rates are cut, not rounded (96.96 % shows 96.9 %), so a rate under target never reads as on it.
+  function percentShown(r, digits) {
     const f = Math.pow(10, digits);
-    return (Math.floor(r * 100 * f + 1e-6) / f).toFixed(digits);
+    return Math.floor(r * 100 * f + 1e-6) / f;
+  }
+  function pctFloor(r, digits) {
+    return percentShown(r, digits).toFixed(digits);
   }
   function fmtRate(r) {
-    return r === null || r === undefined ? "—" : pctFloor(r, 1) + " %";
+    return r === null || r === undefined ? "—" : pctFloor(r, RULE.digits) + " %";
   }
   function fmtCount(n) {
     return n === null || n === undefined ? "—" : String(n);
@@ -32,10 +35,13 @@
     const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
     return h > 0 ? h + ":" + pad2(m) + ":" + pad2(sec) : m + ":" + pad2(sec);
   }
+  // Judged on the figure shown: good at/above the target, warn at/above the national standard, else bad;
+  // one rule for today, the last hour and the last 24 hours.
   function rateClass(r, target) {
     if (r === null || r === undefined) return "rate-na";
-    if (r >= target - 1e-9) return "rate-good";
-    if (r >= target - AMBER_BAND - 1e-9) return "rate-warn";
+    const shown = percentShown(r, RULE.digits);
+    if (shown >= target * 100 - 1e-9) return "rate-good";
+    if (shown >= RULE.standard * 100 - 1e-9) return "rate-warn";
     return "rate-bad";
   }
   function setRateClass(el, cls) {
@@ -69,7 +75,7 @@
     text("rate-1h", fmtRate(c.connection_rate_1h));
     setRateClass($("tile-1h"), rateClass(c.connection_rate_1h, target));
     text("rate-24h", fmtRate(c.connection_rate_24h));
-    setRateClass($("tile-24h"), rateClass(c.connection_rate_24h, NATIONAL_24H));
+    setRateClass($("tile-24h"), rateClass(c.connection_rate_24h, target));
     text("target", fmtRate(target));
     document.querySelectorAll(".target-copy").forEach((el) => { el.textContent = fmtRate(target); });
     text("offered", fmtCount(c.offered));
