@@ -19,6 +19,7 @@ Overlapping windows make the tests positively correlated, which only makes the b
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -253,12 +254,24 @@ class Detector:
                 self._tally(cand)
                 return [CandidateNews("updated", cand.view(at))]
         self.alarms += 1
-        since = inside[0][0]
+        since = self._change_point(key, inside, at)
         cand = _Candidate(f"{key[0] or '*'}@{key[1] or '*'}#{since.astimezone(self.tz):%Y%m%d%H%M}", key[0], key[1],
                           since, at, {key}, {cid: t for t, cid in inside}, Counter(), per_hour, p, at)
         self._tally(cand)
         self.open.append(cand)
         return [CandidateNews("opened", cand.view(at))]
+
+    def _change_point(self, key: Key, inside: list[tuple[datetime, str]], at: datetime) -> datetime:
+        """Since when: the start of the burst as the likeliest step up of a Poisson rate (the call time t
+        maximising the log-likelihood ratio n ln(n / mu) - (n - mu) of the n calls from t on)."""
+        best, since = -1.0, inside[0][0]
+        for i, (t, _) in enumerate(inside):
+            n = len(inside) - i
+            mu = max(self.baseline.expected(key, t, at, self.tz), 1e-9)
+            score = n * math.log(n / mu) - (n - mu) if n > mu else 0.0
+            if score > best:
+                best, since = score, t
+        return since
 
     def _tally(self, cand: _Candidate) -> None:
         """Count the places of the candidate's calls (each call's places once, as they become known)."""

@@ -101,4 +101,8 @@ def generate(profile: LoadProfile, seed: int, start: datetime, n: int) -> list[C
                 arrival=round(arrival, 3),
             )
         )
+    if profile.surges:  # on top of the ordinary load, seeded apart so the ordinary calls stay the same
+        from asterisk.sim.surge import surge_calls
+
+        calls += [c for i, s in enumerate(profile.surges) for c in surge_calls(s, profile, seed * 1000 + i)]
     return calls
