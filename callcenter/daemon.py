@@ -185,6 +185,9 @@ class Daemon:
         collector.ami = self.ami.stats
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self._agi_session)
         self._init_desk(Path(spool_dir or "."))
+        from incidents.desk import IncidentDesk  # incidents: surge detection and announcements
+
+        self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry)  # incidents
         self.mqtt_stats: Any = None
         if cfg.mqtt is not None:
             from callcenter.mqtt_stats import MqttStatsPublisher
@@ -251,6 +254,7 @@ class Daemon:
             tasks.append(tg.create_task(self.surveys.run(), name="ticket-surveys"))
             if self.mqtt_stats is not None:
                 tasks.append(tg.create_task(self.mqtt_stats.run(), name="mqtt-stats"))
+            tasks.append(tg.create_task(self.incidents.run(), name="incidents"))  # incidents
             await self.agi.wait_listening()
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port
@@ -319,7 +323,7 @@ class Daemon:
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
         self.live.set_ami_connected(self.ami.stats.connected)
-        return self.live.snapshot(self.clock.now())
+        return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot()}  # incidents
 
     def metrics_text(self) -> tuple[bytes, str]:
         self.live.set_ami_connected(self.ami.stats.connected)
@@ -642,6 +646,7 @@ class Daemon:
                                 choices=choices),
                 *admin_routes(self.config_editor, language=lang, centre_name=name),
                 *self._ivr_routes(),
+                *self.incidents.routes(),  # incidents
                 *tickets_routes(self.tickets, now=self.clock.now, language=lang, centre_name=name),
                 *self._sms_routes(),
             ],
@@ -792,6 +797,8 @@ class Daemon:
         ticket = await self._followup_ticket(session) if survey else None
         # The menu (current version, hot-reloadable) or the after-call survey: ivr/service.py.
         result = await self.ivr.agi_session(session, self.ledger)
+        if not survey:
+            self.incidents.on_ivr(session, result)  # incidents: the caller's topic and area, now
         if survey and result is not None and result.data.satisfaction is not None:
             from tickets.survey import SurveyAnswer, survey_scores
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from incidents.announce import AnnounceError, Announcement, add, announcements_in, remove
 from incidents.detect import CandidateNews, Detector, Signal
-from incidents.model import Incident, IncidentError, Move, State
+from incidents.model import Incident, IncidentError, Move, State, next_state
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class IncidentBoard:
                 expires_in: timedelta = timedelta(hours=2)) -> Incident:
         """Confirm; with a message, the IVR announces it from the next call on (a new IVR version)."""
         incident = self.get(number)
+        next_state(incident.state, Move.CONFIRM)  # refuse before the menu changes
         if not timedelta(minutes=5) <= expires_in <= MAX_EXPIRY:
             raise IncidentError("bad_expiry", "an announcement lasts from 5 minutes to 24 hours")
         version = None

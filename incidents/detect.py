@@ -202,7 +202,7 @@ class Detector:
 
     def handle(self, signal: Signal) -> list[CandidateNews]:
         news: list[CandidateNews] = []
-        at = signal.at
+        at = signal.at.astimezone(self.tz)  # a candidate's times are the centre's (pages show them)
         self._forget(at)
         where = signal.places or ((signal.area,) if signal.area else ())
         if where:
@@ -279,6 +279,7 @@ class Detector:
 
     def tick(self, now: datetime) -> list[CandidateNews]:
         """Candidates without an excess for ``settings.quiet`` leave the open list (reported once)."""
+        now = now.astimezone(self.tz)
         gone = [c for c in self.open if now - c.last_excess >= self.settings.quiet]
         self.open = [c for c in self.open if c not in gone]
         self._forget(now)
