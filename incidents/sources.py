@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, UniqueConstraint, select
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, UniqueConstraint, select
 
 from incidents.places import Gazetteer, extract_places
 from tickets.access import Role, Viewer
+from tickets.models import UTCDateTime  # times stored in UTC, read back aware
 
 META = MetaData()
 LINKS = Table(
@@ -35,7 +36,7 @@ LINKS = Table(
     Column("ticket", String(40), nullable=False),
     Column("lead", Boolean, nullable=False, default=False),
     Column("linked_by", String(64), nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
     UniqueConstraint("ticket", name="uq_incident_tickets_ticket"),  # a ticket belongs to one incident
 )
 
