@@ -187,7 +187,8 @@ class Daemon:
         self._init_desk(Path(spool_dir or "."))
         from incidents.desk import IncidentDesk  # incidents: surge detection and announcements
 
-        self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry)  # incidents
+        self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry,  # incidents
+                                      tickets=self.tickets)  # incidents
         self.mqtt_stats: Any = None
         if cfg.mqtt is not None:
             from callcenter.mqtt_stats import MqttStatsPublisher

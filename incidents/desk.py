@@ -53,7 +53,8 @@ def topic_of_path(menu: Menu, path: str) -> str:
 
 class IncidentDesk:
     def __init__(self, cfg: Any, store: Any, ivr: Any, now: Callable[[], datetime], registry: CollectorRegistry,
-                 *, number_areas: dict[str, str] | None = None, tick_seconds: float = 15.0) -> None:
+                 *, tickets: Any = None, number_areas: dict[str, str] | None = None,
+                 tick_seconds: float = 15.0) -> None:
         self.cfg = cfg
         self.now = now
         self.tz = ZoneInfo(cfg.centre.timezone)
@@ -62,6 +63,13 @@ class IncidentDesk:
         baseline = self._learn(store, ivr.current().menu)
         self.board = IncidentBoard(Detector(baseline, self.tz), ivr, cfg.centre.language)
         register(registry, self.board)
+        self.tickets: Any = None  # 同源件 and work alerts, on the tickets' store
+        self.alerts: Any = None
+        if tickets is not None:
+            from incidents.alerts import WorkAlerts
+            from incidents.sources import IncidentTickets
+
+            self.tickets, self.alerts = IncidentTickets(tickets), WorkAlerts(tickets.store.engine)
         self.publisher: Any = None
         if cfg.mqtt is not None:
             from incidents.mqtt import incident_publisher
@@ -98,9 +106,13 @@ class IncidentDesk:
 
     def routes(self) -> list[Any]:
         from incidents.web import incident_routes
+        from incidents.web_tickets import incident_ticket_routes
 
-        return incident_routes(self.board, self.now, language=self.cfg.centre.language,
-                               centre_name=self.cfg.centre.name)
+        routes = incident_routes(self.board, self.now, language=self.cfg.centre.language,
+                                 centre_name=self.cfg.centre.name)
+        if self.tickets is not None:
+            routes += incident_ticket_routes(self.board, self.tickets, self.alerts, self.now)
+        return routes
 
     async def run(self) -> None:
         """Tick the board (quiet candidates, expired announcements) and publish over MQTT, until cancelled."""
