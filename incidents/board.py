@@ -120,6 +120,7 @@ class IncidentBoard:
         except AnnounceError as exc:
             raise IncidentError("announcement_refused", str(exc)) from None
         saved = self.menus.save(text, by, f"incident {incident.number}: announcement")
+        incident.menu_before, incident.menu_announced = current.text, saved.text
         return int(saved.number)
 
     def _end(self, incident: Incident, move: Move, at: datetime, by: str, note: str) -> None:
@@ -127,9 +128,12 @@ class IncidentBoard:
         incident.closed_at, incident.close_reason = at, note
         if incident.announced_version is not None and self.menus is not None:
             current = self.menus.current()
-            if incident.number in announcements_in(current.text):
-                saved = self.menus.save(remove(current.text, incident.number), by,
-                                        f"incident {incident.number} {move}: announcement removed")
+            # unchanged since: the menu as it was (a flat menu stays flat); else take out our nodes only
+            text = incident.menu_before if current.text == incident.menu_announced else current.text
+            if text != current.text or incident.number in announcements_in(text):
+                if text == current.text:
+                    text = remove(text, incident.number)
+                saved = self.menus.save(text, by, f"incident {incident.number} {move}: announcement removed")
                 incident.restored_version = int(saved.number)
         self._tell(incident)
 

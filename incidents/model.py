@@ -69,6 +69,8 @@ class Incident:
     expires: datetime | None = None
     announced_version: int | None = None  # the IVR version that carries the announcement
     restored_version: int | None = None  # the IVR version that took it out
+    menu_before: str = ""  # the menu text the announcement went into (restored as it was, flat mode too)
+    menu_announced: str = ""
     closed_at: datetime | None = None
     close_reason: str = ""
     history: list[tuple[datetime, str, str]] = field(default_factory=list)  # (at, who, what)

@@ -108,6 +108,7 @@ async def test_flat_mode_announces_and_expiry_rolls_back(tmp_path: Path) -> None
     board.tick(MONDAY_10 + timedelta(minutes=31))
     assert board.incidents[1].state is State.CLOSED and board.incidents[1].close_reason == "expired"
     assert "expire" in rig.service.current().note
+    assert yaml.safe_load(rig.service.current().text)["mode"] == "flat"  # restored as it was
     commands = await rig.call(Asterisk([]), uid="1700000000.9")
     assert stream_files(commands)[0] == "callcenter/zh/welcome-flat" and variables(commands)["CC_QUEUE"] == "general"
 
@@ -144,3 +145,15 @@ def test_illegal_moves_change_nothing(tmp_path: Path) -> None:
     assert err.value.slug == "illegal_move" and rig.service.current().number == number
     with pytest.raises(IncidentError):
         board.get(99)
+
+
+def test_close_keeps_an_admins_later_change_and_takes_out_only_the_announcement(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    board = board_with_candidate(rig.service)
+    board.confirm(1, "sup", MONDAY_10, message=MESSAGE)
+    edited = rig.service.current().text.replace("topic: 咨询", "topic: 政策咨询")
+    rig.service.save(edited, "admin", "topic renamed")
+    board.close(1, "sup", MONDAY_10 + timedelta(minutes=10))
+    after = yaml.safe_load(rig.service.current().text)
+    assert "incident-1" not in after["nodes"] and after["start"] == "welcome"
+    assert after["nodes"]["to-general"]["topic"] == "政策咨询"
