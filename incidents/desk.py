@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from incidents.board import IncidentBoard
 from incidents.detect import Baseline, DetectError, Detector, Signal
-from incidents.places import area_of_number
+from incidents.places import Gazetteer, area_of_number, extract_places, load_segmenter
 from incidents.prom import register
 from ivr.model import Menu, MenuNode, PlayNode, SetNode
 
@@ -54,12 +55,16 @@ def topic_of_path(menu: Menu, path: str) -> str:
 class IncidentDesk:
     def __init__(self, cfg: Any, store: Any, ivr: Any, now: Callable[[], datetime], registry: CollectorRegistry,
                  *, tickets: Any = None, number_areas: dict[str, str] | None = None,
+                 gazetteer: dict[str, list[str]] | None = None,
                  tick_seconds: float = 15.0) -> None:
         self.cfg = cfg
         self.now = now
         self.tz = ZoneInfo(cfg.centre.timezone)
         self.number_areas = number_areas or {}
+        self.gazetteer = Gazetteer(gazetteer or {})
         self.tick_seconds = tick_seconds
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread = 0
         baseline = self._learn(store, ivr.current().menu)
         self.board = IncidentBoard(Detector(baseline, self.tz), ivr, cfg.centre.language)
         register(registry, self.board)
@@ -70,6 +75,7 @@ class IncidentDesk:
             from incidents.sources import IncidentTickets
 
             self.tickets, self.alerts = IncidentTickets(tickets), WorkAlerts(tickets.store.engine)
+            tickets.on_created.append(self.on_ticket)
         self.publisher: Any = None
         if cfg.mqtt is not None:
             from incidents.mqtt import incident_publisher
@@ -101,6 +107,25 @@ class IncidentDesk:
             self.board.dropped += 1
             log.warning("incidents: call signal dropped: %s", exc)
 
+    def on_ticket(self, ticket: Any) -> None:
+        """An agent filed a ticket: its topic (or category) and the places its first fields name."""
+        text = " ".join(str(getattr(ticket, f, "") or "") for f in ("township", "address", "title", "content"))
+        try:
+            places = extract_places(text, self.gazetteer)
+            call_id = ticket.calls[0] if ticket.calls else f"ticket:{ticket.number}"
+            signal = Signal(call_id, self.now(), topic=ticket.topic or ticket.category, places=places,
+                            source="ticket")
+        except (DetectError, ValueError) as exc:  # a ticket is never refused for this
+            self.board.dropped += 1
+            log.warning("incidents: ticket signal dropped: %s", exc)
+            return
+        # tickets are filed in worker threads; the board belongs to the event loop's thread
+        loop = self.loop
+        if loop is not None and threading.get_ident() != self.loop_thread:
+            loop.call_soon_threadsafe(self.board.observe, signal)
+        else:
+            self.board.observe(signal)
+
     def snapshot(self) -> list[dict[str, Any]]:
         return self.board.snapshot()
 
@@ -116,6 +141,8 @@ class IncidentDesk:
 
     async def run(self) -> None:
         """Tick the board (quiet candidates, expired announcements) and publish over MQTT, until cancelled."""
+        self.loop, self.loop_thread = asyncio.get_running_loop(), threading.get_ident()
+        await asyncio.to_thread(load_segmenter)  # jieba's dictionary (about a second) off the event loop, once
         async with asyncio.TaskGroup() as tg:
             if self.publisher is not None:
                 tg.create_task(self.publisher.run(), name="incidents-mqtt")

@@ -22,7 +22,7 @@ HAN = re.compile(r"^[\u4e00-\u9fff0-9A-Za-z]{2,20}$")
 
 
 @cache
-def _posseg() -> Any:
+def load_segmenter() -> Any:
     """jieba's tagger. Its import touches pkg_resources, which newer setuptools deprecate: that warning
     is jieba's, not ours. Its log lines go below WARNING."""
     with warnings.catch_warnings():
@@ -65,7 +65,7 @@ def extract_places(text: str, gazetteer: Gazetteer | None = None, *, segmenter: 
         rest = text
         for word in found:
             rest = rest.replace(word, " ")
-        for pair in _posseg().cut(rest):
+        for pair in load_segmenter().cut(rest):
             word, flag = pair.word, pair.flag
             if HAN.match(word) and (flag == "ns" or word.endswith(SUFFIXES)) and word not in SUFFIXES:
                 found.append(word)
