@@ -49,6 +49,7 @@ from callcenter.web.twilio import SmsReplies
 from callcenter.webapp import DaemonWeb
 from config.loader import ConfigError, load_config
 from config.models import Config
+from incidents.desk import IncidentDesk
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
@@ -135,14 +136,17 @@ class Daemon:
                                             now=self.clock.now, language=cfg.centre.language)
         #: after-call and follow-up survey answers onto their tickets (tickets/survey.py), off the AGI session
         self.surveys = SurveyRecorder(self.tickets)
-        self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now)
+        # Surges (incidents/): detection from IVR choices and first ticket fields, announcements, 同源件.
+        self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry, tickets=self.tickets)
+        self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
+                                  on_menu=self.incidents.on_ivr)
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
                                manual_agents=self.manual_agents)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
-                             state_dir=state_dir)
+                             state_dir=state_dir, more_routes=self.incidents.routes)
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None
 
     # ------------------------------------------------------------------ lifecycle
@@ -198,6 +202,7 @@ class Daemon:
             ]
             if self._mqtt_stats is not None:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
+            tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             await self.agi.wait_listening()
             await web_started.wait()
@@ -239,7 +244,7 @@ class Daemon:
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
         self.live.set_ami_connected(self.ami.stats.connected)
-        return self.live.snapshot(self.clock.now())
+        return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot()}
 
     def metrics_text(self) -> tuple[bytes, str]:
         self.live.set_ami_connected(self.ami.stats.connected)

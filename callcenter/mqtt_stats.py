@@ -100,7 +100,9 @@ class MqttStatsCounters:
 class MqttStatsPublisher:
     def __init__(self, cfg: MqttConfig, snapshot: Callable[[], dict[str, Any]], *, throttle: float = 1.0,
                  backoff_initial: float = 0.5, backoff_max: float = 30.0, rng: random.Random | None = None,
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None,
+                 payloads_of: Callable[[dict[str, Any], str], dict[str, dict[str, Any]]] | None = None,
+                 status: str = "stats/status") -> None:
         if throttle <= 0:
             raise ValueError("throttle must be positive")
         self.cfg = cfg
@@ -114,10 +116,13 @@ class MqttStatsPublisher:
         self.counters = MqttStatsCounters()
         self._last: dict[str, str] = {}  # topic -> figures last published
         self._snapshot_failing = False
+        # the same publisher carries other retained topics (incidents/mqtt.py): its topics, its status
+        self.payloads_of = payloads_of or payloads
+        self.status = status
 
     @property
     def status_topic(self) -> str:
-        return f"{self.prefix}/stats/status"
+        return f"{self.prefix}/{self.status}"
 
     def _client(self) -> aiomqtt.Client:
         password = self.cfg.password.get_secret_value() if self.cfg.password is not None else None
@@ -131,7 +136,7 @@ class MqttStatsPublisher:
         """Publish the topics whose figures changed since the last publish; returns how many."""
         sent = 0
         try:
-            snap = payloads(self.snapshot(), self.prefix)
+            snap = self.payloads_of(self.snapshot(), self.prefix)
         except Exception:
             # A failing snapshot (a bug in the figures) must not end this task: in the daemon's TaskGroup
             # that would stop routing too. Counted, logged once per streak, tried again next tick.

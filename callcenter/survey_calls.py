@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from asterisk.agi.protocol import AgiCommandError
 from asterisk.agi.server import AgiSession
@@ -16,8 +17,10 @@ from tickets.survey import SurveyAnswer, SurveyRecorder, survey_scores
 
 class AgiCalls:
     def __init__(self, ivr: IvrService, ledger: CallLedger, surveys: SurveyRecorder, stats: DaemonStats,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], *, on_menu: Callable[[AgiSession, Any], None] | None = None) -> None:
         self.ivr, self.ledger, self.surveys, self.stats, self.now = ivr, ledger, surveys, stats, now
+        #: told when a caller leaves the menu (incidents: the caller's topic and area, now)
+        self.on_menu = on_menu
 
     async def session(self, session: AgiSession) -> None:
         self.stats.ivr_sessions += 1
@@ -26,6 +29,8 @@ class AgiCalls:
         ticket = await followup_ticket(session) if survey else None
         # The menu (current version, hot-reloadable) or the after-call survey: callcenter/ivr_service.py.
         result = await self.ivr.agi_session(session, self.ledger)
+        if not survey and self.on_menu is not None:
+            self.on_menu(session, result)
         if survey and result is not None and result.data.satisfaction is not None:
             self.surveys.submit(SurveyAnswer(session.uniqueid, result.data.satisfaction,
                                              survey_scores(self.ivr.current().survey), self.now(), ticket))

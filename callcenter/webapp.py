@@ -27,8 +27,11 @@ from tickets.service import TicketService
 
 class DaemonWeb:
     def __init__(self, cfg: Config, *, desk: DaemonDesk, tickets: TicketService, ivr: IvrService,
-                 now: Callable[[], datetime], state_dir: Path) -> None:
+                 now: Callable[[], datetime], state_dir: Path,
+                 more_routes: Callable[[], list[BaseRoute]] | None = None) -> None:
         self.cfg, self.desk, self.tickets, self.ivr, self.now = cfg, desk, tickets, ivr, now
+        #: routes of other parts (incidents/), mounted beside the desk's
+        self.more_routes = more_routes
         self.users = UserDirectory.from_config(cfg)
         self.config_editor = ConfigEditor(cfg, AuditLog(state_dir / "callcenter-audit.jsonl"),
                                           state_dir / "config-edits.yaml")
@@ -62,6 +65,7 @@ class DaemonWeb:
             *self._ivr_routes(),
             *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name),
             *self._sms_routes(),
+            *(self.more_routes() if self.more_routes is not None else []),
         ]
 
     def _ivr_routes(self) -> list[BaseRoute]:

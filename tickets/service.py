@@ -8,7 +8,7 @@ change raises `ConcurrentChange`), and one `ticket_events` line is inserted (who
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -140,6 +140,9 @@ class TicketService:
     calendar: deadlines.WorkCalendar
     directory: Directory = field(default_factory=Directory)
     create_tables: bool = True
+    #: called with each new ticket after it is stored (incidents/desk.py reads its first fields); a hook
+    #: must not raise
+    on_created: list[Callable[[TicketView], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.create_tables:
@@ -206,7 +209,10 @@ class TicketService:
             if draft.call_id:
                 conn.execute(CALLS.insert().values(ticket_id=ticket_id, call_id=draft.call_id))
             self._log(conn, ticket_id, at, actor, "create", None, TicketState.ACCEPTED, None, "")
-        return self.get(number, actor)
+        view = self.get(number, actor)
+        for hook in self.on_created:
+            hook(view)
+        return view
 
     def link_call(self, number: str, call_id: str, actor: Viewer, at: datetime) -> None:
         with self.store.engine.begin() as conn:

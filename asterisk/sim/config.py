@@ -96,6 +96,8 @@ class CallScript(BaseModel):
     survey: tuple[str, ...] = ()
     #: arrival, seconds after the load started (only used by run_load)
     arrival: float = Field(default=0.0, ge=0)
+    #: the place the caller names to the agent (a 小区, a road); '' for none (surges set it)
+    place: str = ""
 
     @field_validator("dtmf", "survey", mode="before")
     @classmethod
@@ -153,6 +155,8 @@ class LoadProfile(BaseModel):
     #: share of callers whose caller-ID name is sent (a Chinese name)
     chinese_name_rate: float = Field(default=0.3, ge=0, le=1)
     survey_digits: dict[str, float] = Field(default_factory=lambda: {"1": 0.6, "2": 0.25, "3": 0.15})
+    #: bursts played on top of the ordinary load
+    surges: tuple[Surge, ...] = ()
 
     @field_validator("hourly_rate")
     @classmethod
@@ -160,6 +164,22 @@ class LoadProfile(BaseModel):
         if len(value) != 24 or any(v < 0 for v in value) or not any(v > 0 for v in value):
             raise ValueError("hourly_rate needs 24 non-negative rates, at least one positive")
         return value
+
+
+class Surge(BaseModel):
+    """A burst on top of the ordinary load (asterisk/sim/load.py), e.g. a power cut: ``calls`` extra calls
+    in ``minutes`` from one ``place``, ``topic_share`` of them choosing the menu digit ``digit``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: float = Field(ge=0, description="seconds after the load starts")
+    minutes: float = Field(default=20.0, gt=0)
+    calls: int = Field(default=300, ge=1)
+    place: str = "阳光花园"
+    digit: str = "1"
+    topic_share: float = Field(default=0.8, ge=0, le=1)
+    #: seconds over which the rate rises linearly to its plateau (people notice the outage one by one)
+    ramp: float = Field(default=300.0, ge=0)
 
 
 def _default_users() -> tuple[AmiUser, ...]:

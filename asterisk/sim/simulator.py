@@ -179,7 +179,7 @@ class PbxSimulator:
         scripts = list(self.config.calls) or load.generate(
             self.config.load, self.config.seed, clock.start, calls if calls is not None else 100
         )
-        if calls is not None:
+        if calls is not None and self.config.calls:  # generated: n ordinary calls plus any surge
             scripts = scripts[:calls]
         # The first load counts from the simulator's start so that a seeded run repeats exactly.
         base = 0.0 if self._loads == 0 else clock.elapsed()

@@ -222,6 +222,18 @@
     svg.replaceChildren(...nodes);
   }
 
+  // Incident candidates (incidents/): a pulsing banner that links to the supervisor's incidents page.
+  function renderIncidents(snap) {
+    const list = snap.incidents || [], zh = document.documentElement.lang !== "en";
+    const el = $("banner-incident");
+    el.hidden = !list.length;
+    el.textContent = list.map((i) => {
+      const c = i.candidate, where = c.where || "*", what = c.what || "*", t = (c.since || "").slice(11, 16);
+      return zh ? `${i.state === "candidate" ? "疑似突发" : "突发事件"}：${where} ${what}，${t}起 ${c.calls} 通`
+                : `${i.state === "candidate" ? "Surge?" : "Incident"}: ${what} at ${where}, ${c.calls} calls since ${t}`;
+    }).join("　·　");
+  }
+
   let last = null;
   function render(snap) {
     last = snap;
@@ -234,6 +246,7 @@
     renderQueues(snap);
     renderAgents(snap);
     renderChart(snap);
+    renderIncidents(snap);
   }
   // Banners and window changes resize the panels: refit the table and redraw the chart to the new size.
   const resized = new ResizeObserver(() => {
