@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import sys
 import urllib.request
 from pathlib import Path
@@ -30,16 +29,11 @@ from callcenter.simwire import sim_config_for_daemon
 from config.loader import load_config
 from records.store import Store
 from tests.pair import EXAMPLE
+from tests.ports import free_ports
 from tests.test_fault_check import EPOCH, Verdict, wait_for
 
 CALLS = 30
 SECRET = "kill9-secret"  # the test's own AMI user on the simulator
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _write_config(tmp_path: Path, ami_port: int, agi_port: int, web_port: int) -> tuple[Path, str, Path]:
@@ -101,7 +95,7 @@ async def _stop(proc: asyncio.subprocess.Process, sig: int) -> int:
 
 
 async def test_kill_9_mid_burst_every_call_recorded_once_waiting_keep_their_place(tmp_path: Path) -> None:
-    ami_port, agi_port, web_port = _free_port(), _free_port(), _free_port()
+    ami_port, agi_port, web_port = free_ports(3)
     cfg = without_roster(load_config(EXAMPLE, environ={}))
     cfg = override(cfg, agi_port=agi_port)
     sim_cfg = sim_config_for_daemon(cfg, speed=1.0, seed=11, calls=0).model_dump()

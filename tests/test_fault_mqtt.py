@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -24,17 +23,12 @@ import pytest
 from config.loader import load_config
 from config.models import MqttConfig
 from tests.pair import EXAMPLE, running_pair
+from tests.ports import free_ports
 from tests.test_fault_check import busy_load, in_flight, settle, verdict, wait_for
 
 SPEED = 100.0
 CALLS = 60
 OUTAGE = timedelta(minutes=2)  # simulated
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Broker:
@@ -70,7 +64,7 @@ class Broker:
 async def private_broker(tmp_path: Path) -> AsyncIterator[Broker]:
     if shutil.which("mosquitto") is None:
         pytest.fail("the mosquitto binary is not installed")
-    port = free_port()
+    [port] = free_ports(1)
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     broker = Broker(conf, port)
