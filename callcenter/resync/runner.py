@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from asterisk.ami.client import AmiActionError, AmiNotConnected, AmiTimeout
 from asterisk.ami.codec import Message
-from callcenter.cdr_import import Fate, Reconciled, agent_lookup, read_master, reconcile
+from callcenter.cdr_import import Fate, Reconciled, agent_lookup, device, read_master, reconcile
 from callcenter.ledger import CallEntry
 from callcenter.resync.journal import OpenCallJournal
 from callcenter.resync.plan import CALL_CONTEXTS, VARIABLES, Kind, Known, KnownCall, LiveChannel, Step, plan
@@ -58,6 +58,10 @@ class CallRepairs(Protocol):
 
     def follow_channels(self, live: Sequence[LiveChannel]) -> None:
         """The AMI tracker follows the channel list: gone channels forgotten, live callers known."""
+        ...
+
+    def devices_seen(self, states: dict[str, str], at: datetime) -> None:
+        """Every device's state now (device -> DeviceStateChange state); agents' devices not listed are free."""
         ...
 
 
@@ -169,6 +173,7 @@ class Resyncer:
         self.synced_at = self.clock()
         self.stats.last_steps = counts
         self.calls.follow_channels(live)
+        self.calls.devices_seen(await self._device_states(live), self.clock())
         self.restored.clear()
         if steps:
             log.info("resync: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -244,6 +249,20 @@ class Resyncer:
                 ch = dataclasses.replace(ch, variables={k: v or "" for k, v in zip(VARIABLES, values, strict=True)})
             out.append(ch)
         return out
+
+    async def _device_states(self, live: Sequence[LiveChannel]) -> dict[str, str]:
+        """Which phones are in use now. DeviceStateList is Asterisk's own view (it counts every channel of
+        a device, and says RINGING/ONHOLD); where it is refused (no ``call``/``reporting`` write permission)
+        a device with a live channel is taken as in use."""
+        try:
+            _, items = await self.ami.list_action("DeviceStateList")
+        except (AmiActionError, AmiTimeout) as exc:
+            log.warning("resync: DeviceStateList failed (%s): busy phones taken from the channel list", exc)
+            return {device(ch.name): "INUSE" for ch in live}
+        except AmiNotConnected:
+            return {}
+        return {m["Device"]: m.get("State") or "UNKNOWN" for m in items
+                if m.name == "DeviceStateChange" and "Device" in m}
 
     # ---- steps
     def _apply(self, step: Step) -> None:
