@@ -221,6 +221,9 @@ class CallFlow:
         self.ringing(f.uniqueid, f.dest_channel, f.at)
 
     def _agent_answered(self, f: AgentAnswered) -> None:
+        known = self.ledger.calls.get(f.uniqueid)
+        if known is not None and known.fallback_queue:
+            return  # app_queue's own Dial: its AgentConnect says who answered (_fallback_answered)
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
             return

@@ -35,6 +35,7 @@ async def app_queue(run: CallRun, queue: str, members: Sequence[str], max_wait: 
     """Queue(queue,c,,,max_wait): returns when the member's talk ended or the queue timed out; raises Hungup
     when the caller hangs up."""
     join_vt = run.vt
+    run.stage = "fallback_queue"  # a caller who hangs up now abandoned in a queue (truth.outcome)
     _queue_event(run, "QueueCallerJoin", [("Queue", queue), ("Position", "1"), ("Count", "1")])
     answered: list[float] = []
     turn = 0
@@ -49,6 +50,7 @@ async def app_queue(run: CallRun, queue: str, members: Sequence[str], max_wait: 
             status = await _ring_member(run, queue, endpoint, join_vt, answered, dial)
             if status == "ANSWER":
                 return
+            run.stage = "fallback_queue"
             await run.pause(RETRY_S)
         _queue_event(run, "QueueCallerLeave", [("Queue", queue), ("Position", "1"), ("Count", "0")])
     except Hungup:
