@@ -31,7 +31,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ami_port, agi_port = free_ports(2)
     pbx = Lab(root=root, prefix=prefix, ami_port=ami_port, agi_port=agi_port)
     pbx.write_base()
-    prompts_config = lab_config(pbx, root)  # the config whose prompts the README's prompts step builds
+    prompts_config = lab_config(pbx, root, survey=True)  # the config whose prompts the README's prompts step builds
     install_per_readme(pbx, agents=list(AGENTS.values()), config=prompts_config)
     pbx.start()
     try:

@@ -32,8 +32,10 @@ AGENTS = {f"10{i:02d}": f"Local/10{i:02d}@lab-agents" for i in range(1, 11)}
 
 
 def lab_config(lab: Lab, tmp: Path, *, base: Path = FLAT, agents: dict[str, str] | None = None,
-               web_port: int | None = None, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """The daemon's config for the lab: the example's menu and queues, the lab's ports and agent phones."""
+               web_port: int | None = None, edit: Callable[[dict[str, Any]], None] | None = None,
+               survey: bool = False) -> Path:
+    """The daemon's config for the lab: the example's menu and queues, the lab's ports and agent phones.
+    Without ``survey`` the after-call survey is left out: it keeps each caller 20 s longer."""
     raw: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
     agents = agents or AGENTS
     raw["ami"].update(host="127.0.0.1", port=lab.ami_port, username="callcenter", secret=lab.secret,
@@ -44,6 +46,8 @@ def lab_config(lab: Lab, tmp: Path, *, base: Path = FLAT, agents: dict[str, str]
     raw["cdr"] = {"master_csv": str(lab.master_csv), "wait": 2.0}
     for key in ("mqtt", "shifts", "teams", "staffing"):  # every agent on duty; no broker needed
         raw.pop(key, None)
+    if not survey:
+        raw["ivr"].pop("survey", None)
     template = raw["agents"][0]
     raw["agents"] = [{**template, "id": aid, "name": f"坐席{aid}", "endpoint": ep, "queues": [q["name"] for q in
                       raw["queues"]]} for aid, ep in agents.items()]
@@ -144,7 +148,7 @@ class Phones:
         self.calls: dict[str, CallTruth] = {}  # by caller number
         self._by_uid: dict[str, CallTruth] = {}
         self._by_call: dict[str, CallTruth] = {}
-        #: AGISTATUS as res_agi set it on each caller channel (VarSet), by Uniqueid
+        #: AGISTATUS as res_agi set it after the IVR (VarSet; the first one: the survey's AGI sets it again)
         self.agi_status: dict[str, str] = {}
         self.ami = AmiClient("127.0.0.1", lab.ami_port, lab.test_user, lab.test_secret, on_event=self._event,
                              ping_interval=5.0)
@@ -192,7 +196,7 @@ class Phones:
         elif name == "UserEvent":
             self._user_event(msg)
         elif name == "VarSet" and msg.get("Variable") == "AGISTATUS":
-            self.agi_status[msg.get("Uniqueid") or ""] = msg.get("Value") or ""
+            self.agi_status.setdefault(msg.get("Uniqueid") or "", msg.get("Value") or "")
 
     def _user_event(self, msg: Message) -> None:
         kind = msg.get("UserEvent")

@@ -39,6 +39,9 @@ NOLOAD = (
     "cel_pgsql", "cdr_tds", "cel_tds", "cdr_odbc", "cel_odbc", "cdr_sqlite3_custom", "cel_sqlite3_custom",
     "res_http_websocket", "res_ari", "res_aeap", "res_speech_aeap", "res_prometheus", "res_pktccops",
     "res_rtp_multicast", "res_fax", "res_fax_spandsp", "app_festival", "pbx_lua", "pbx_ael", "res_geolocation",
+    "chan_websocket", "res_websocket_client", "res_audiosocket", "res_cdrel_custom", "res_ari_applications",
+    "res_ari_asterisk", "res_ari_bridges", "res_ari_channels", "res_ari_device_states", "res_ari_endpoints",
+    "res_ari_events", "res_ari_model", "res_ari_playbacks", "res_ari_recordings", "res_ari_sounds",
 )
 
 
@@ -158,6 +161,9 @@ class Lab:
         for name, text in files.items():
             (self.etc / name).write_text(text, encoding="utf-8")
         write_silence(r / "data" / "moh" / "silence.wav")
+        # The core registers its config options against the XML documentation under astdatadir: without it
+        # "Stasis initialization failed. ASTERISK EXITING!" (not in ../shared/asterisk/README.md).
+        (r / "data" / "documentation").symlink_to(p / "var" / "lib" / "asterisk" / "documentation")
 
     # -- process --------------------------------------------------------------------------------------
 
