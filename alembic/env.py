@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 
 import tickets.tables  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
-from incidents import alerts, sources
+from incidents import alerts, journal, sources
 from records import agentlog
 
 config = context.config
@@ -23,9 +23,9 @@ config = context.config
 if config.config_file_name is not None and not config.attributes.get("keep_logging"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-# Plain Core tables with their own MetaData: agent_state_intervals (records/agentlog.py), incident_tickets
-# and work_alerts (incidents/sources.py, incidents/alerts.py).
-target_metadata = [SQLModel.metadata, agentlog.metadata, sources.META, alerts.META]
+# Plain Core tables with their own MetaData: agent_state_intervals (records/agentlog.py), incidents,
+# incident_tickets and work_alerts (incidents/journal.py, sources.py, alerts.py).
+target_metadata = [SQLModel.metadata, agentlog.metadata, journal.META, sources.META, alerts.META]
 
 
 def database_url() -> str:

@@ -1,4 +1,5 @@
-"""incident_tickets (同源件: tickets linked to an incident) and work_alerts (工作提示 to a department).
+"""incidents (kept across a restart), incident_tickets (同源件: tickets linked to an incident) and work_alerts
+(工作提示 to a department).
 
 Revision ID: 0005
 Revises: 0004
@@ -19,6 +20,14 @@ depends_on = None
 
 def upgrade() -> None:
     # Written out rather than imported from incidents/: a migration must not change with the model.
+    op.create_table(
+        "incidents",
+        sa.Column("number", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_incidents_state", "incidents", ["state"])
     op.create_table(
         "incident_tickets",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -56,3 +65,5 @@ def downgrade() -> None:
     op.drop_table("work_alerts")
     op.drop_index("ix_incident_tickets_incident", table_name="incident_tickets")
     op.drop_table("incident_tickets")
+    op.drop_index("ix_incidents_state", table_name="incidents")
+    op.drop_table("incidents")
