@@ -573,6 +573,7 @@ def _cdr_facts(e: CallEntry, fate: Fate, general_queue: str) -> None:
             e.ringing, e.offers = True, e.offers + (0 if e.ringing else 1)
             e.offered_at = e.offered_at or e.queued_at
         if fate.phase == "answered":
+            e.fallback_queue = e.fallback_queue or fate.via_fallback or e.fallback
             e.agent_id = fate.agent
             e.answered_at = max(fate.answered_at or fate.ended_at, e.offered_at or e.queued_at)
     elif fate.phase == "fallback" and e.answered_at is None:
