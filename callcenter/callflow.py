@@ -39,7 +39,7 @@ from asterisk.ami.tracker import (
     FallbackTalkEnded,
     RouteResult,
 )
-from callcenter.cdr_import import Fate, device
+from callcenter.cdr_import import Fate
 from callcenter.ledger import CallEntry, CallLedger
 from callcenter.resync.journal import OpenCallJournal
 from callcenter.resync.plan import Kind, KnownCall, Live, LiveChannel
@@ -298,7 +298,7 @@ class CallFlow:
         state now; an agent's device that is not listed is taken as free."""
         wanted = {dev.lower(): st for dev, st in states.items()}
         for agent, endpoint in self.endpoints.items():
-            state = wanted.get(device(endpoint).lower(), "NOT_INUSE")
+            state = wanted.get(endpoint.lower(), "NOT_INUSE")
             self.device_states.pop(agent, None)  # a fresh view: every agent's state goes to the engine
             self._device_changed(DeviceChanged(at, endpoint, state))
 

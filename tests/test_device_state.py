@@ -16,12 +16,25 @@ from pathlib import Path
 from asterisk.ami.tracker import CallTracker, DeviceChanged
 from asterisk.ami.transcripts import load_transcript, transcript_paths
 from asterisk.sim import PbxSimulator, SimConfig
+from callcenter.callflow import CallFlow
 from callcenter.clock import Clock
 from callcenter.daemon import Daemon
 from callcenter.demo import override, without_roster
+from callcenter.resync import OpenCallJournal
 from callcenter.simwire import sim_config_for_daemon
 from config.loader import load_config
-from queueing import AgentDeviceChanged, AgentSpec, CallQueued, OfferCall, QueueSpec
+from metrics.live import LiveStats
+from queueing import (
+    AgentDeviceChanged,
+    AgentLoggedIn,
+    AgentReady,
+    AgentSpec,
+    CallQueued,
+    Engine,
+    EngineConfig,
+    OfferCall,
+    QueueSpec,
+)
 from tests.engine_kit import make, ready
 from tests.pair import EXAMPLE, MORNING, running_pair
 from tests.ports import free_ports
@@ -138,3 +151,29 @@ async def test_restarted_daemon_learns_busy_phones_and_rings_none(tmp_path: Path
             await stop(*second)
     async with asyncio.timeout(20):
         await second[1]
+
+
+def test_call_flow_maps_device_states_to_agents_whose_endpoints_have_dashes(tmp_path: Path) -> None:
+    """Found on the real PBX: a Local phone's endpoint (``Local/1001@lab-agents``) holds a dash; the device is
+    the endpoint itself, never cut at its last dash as a channel name is."""
+    engine = Engine(EngineConfig((QueueSpec("main"),), (AgentSpec("a1", ("main",)), AgentSpec("a2", ("main",)))))
+    sent: list[object] = []
+    flow = CallFlow(engine=engine, live=LiveStats(queues=[("main", "Main")]),
+                    journal=OpenCallJournal(tmp_path / "open.jsonl"), timers=_NoTimers(),
+                    endpoints={"a1": "Local/1001@lab-agents", "a2": "Local/1002@lab-agents"}, queue_names=["main"],
+                    send=sent.append)
+    for aid in ("a1", "a2"):
+        flow.feed(AgentLoggedIn(T0, aid))
+        flow.feed(AgentReady(T0, aid))
+    flow.devices_seen({"Local/1001@lab-agents": "INUSE"}, T0)  # the resync's view
+    flow.handle(DeviceChanged(T0, "Local/1002@lab-agents", "RINGING"))  # a live event
+    flow.feed(CallQueued(T0 + timedelta(seconds=1), "c1", "main", caller="138"))
+    assert [c for c in sent if isinstance(c, OfferCall)] == []
+    flow.handle(DeviceChanged(T0 + timedelta(seconds=2), "Local/1001@lab-agents", "NOT_INUSE"))
+    assert [(c.call_id, c.agent_id) for c in sent if isinstance(c, OfferCall)] == [("c1", "a1")]
+
+
+class _NoTimers:
+    def start(self, key: object, due: datetime) -> None: ...
+
+    def cancel(self, key: object) -> None: ...

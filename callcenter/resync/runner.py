@@ -25,6 +25,8 @@ from records.model import CallRecordData
 log = logging.getLogger("callcenter.resync")
 
 GETVAR_CONCURRENCY = 32
+#: device states that say nothing of a call: a live channel on such a device makes it in use
+FREE_STATES = frozenset({"NOT_INUSE", "UNKNOWN", "INVALID", ""})
 #: ids of calls recorded lately, so that a CDR import never records one twice before the store has it
 RECENT = 50_000
 
@@ -251,18 +253,25 @@ class Resyncer:
         return out
 
     async def _device_states(self, live: Sequence[LiveChannel]) -> dict[str, str]:
-        """Which phones are in use now. DeviceStateList is Asterisk's own view (it counts every channel of
-        a device, and says RINGING/ONHOLD); where it is refused (no ``call``/``reporting`` write permission)
-        a device with a live channel is taken as in use."""
+        """Which phones are in use now: Asterisk's DeviceStateList, and every device with a live channel.
+
+        Both, because on the real Asterisk 22 DeviceStateList left out the busy Local-channel phones (their
+        state is not cached) while the channel list had their calls; where DeviceStateList is refused (no
+        ``call``/``reporting`` write permission) the channel list alone decides."""
+        states: dict[str, str] = {}
         try:
             _, items = await self.ami.list_action("DeviceStateList")
+            states = {m["Device"]: m.get("State") or "UNKNOWN" for m in items
+                      if m.name == "DeviceStateChange" and "Device" in m}
         except (AmiActionError, AmiTimeout) as exc:
             log.warning("resync: DeviceStateList failed (%s): busy phones taken from the channel list", exc)
-            return {device(ch.name): "INUSE" for ch in live}
         except AmiNotConnected:
             return {}
-        return {m["Device"]: m.get("State") or "UNKNOWN" for m in items
-                if m.name == "DeviceStateChange" and "Device" in m}
+        for ch in live:
+            dev = device(ch.name)
+            if states.get(dev, "NOT_INUSE") in FREE_STATES:
+                states[dev] = "INUSE"
+        return states
 
     # ---- steps
     def _apply(self, step: Step) -> None:
