@@ -1,7 +1,8 @@
 """What the IVR editor page asks while an admin types (admins only; saving is in ivr_api.py).
 
     POST /api/ivr/validate  {"text"} -> {"ok", "loaded", "problems": [{severity, line, column, key, node,
-                            message}], "prompts": [{node, key, language, text, line}], "nodes": {name: line}}
+                            message}], "prompts": [{menu, node, key, language, text, file, line}],
+                            "nodes": {name: line}, "start"}
                             problems are the config loader's and ``ivr.validate``'s (errors) and its
                             warnings (a queue no path reaches), each at its line and column, in the centre's
                             language
@@ -101,7 +102,9 @@ def validate(service: EditorService, text: str, language: str) -> dict[str, Any]
     if source.ivr is not None:
         locs = _lines(text, source)
         out["prompts"] = _prompts(source, locs)
-        out["nodes"] = {name: locs.get(("nodes", name)) for name in source.menu().nodes}
+        menu = source.menu()
+        out["nodes"] = {name: locs.get(("nodes", name)) for name in menu.nodes}
+        out["start"] = menu.start
     return out
 
 

@@ -8,7 +8,7 @@ Object.assign(TEXTS.zh, {v_admin: "管理", v_title: "语音导航编辑器", v_
   v_fit: "适应", v_problems: "问题", v_prompts: "提示语", v_history: "版本历史", v_version: "版本", v_author: "作者",
   v_time: "时间", v_note: "说明", v_cancel: "取消", v_dirty: "有未保存的修改", v_checking: "检查中…",
   v_ok: "检查通过", v_errors: "个错误", v_warnings: "个提醒", v_line: "第 {n} 行", v_no_problems: "没有问题",
-  v_listen: "试听", v_goto: "定位", v_speaking: "正在合成语音…", v_serving: "当前版本",
+  v_listen: "试听", v_playing: "正在播放：{node}", v_goto: "定位", v_speaking: "正在合成语音…", v_serving: "当前版本",
   v_rollback: "回滚到此版本", v_view: "查看改动", v_confirm_save: "确认保存", v_confirm_rollback: "确认回滚",
   v_diff_save: "保存前核对：与当前版本 v{n} 的差异", v_diff_rollback: "回滚到 v{to}：与当前版本 v{n} 的差异",
   v_diff_view: "v{n} 相对 v{m} 的改动", v_close: "关闭", v_same: "与当前版本相同，无需保存",
@@ -21,7 +21,7 @@ Object.assign(TEXTS.en, {v_admin: "Admin", v_title: "IVR editor", v_save: "Save 
   v_fit: "Fit", v_problems: "Problems", v_prompts: "Prompts", v_history: "Versions", v_version: "Version",
   v_author: "Author", v_time: "Time", v_note: "Note", v_cancel: "Cancel", v_dirty: "Unsaved changes",
   v_checking: "Checking…", v_ok: "No problems", v_errors: "errors", v_warnings: "warnings", v_line: "line {n}",
-  v_no_problems: "No problems", v_listen: "Listen", v_goto: "Go to", v_speaking: "Speaking…", v_serving: "serving",
+  v_no_problems: "No problems", v_listen: "Listen", v_playing: "Playing: {node}", v_goto: "Go to", v_speaking: "Speaking…", v_serving: "serving",
   v_rollback: "Roll back to this", v_view: "Changes", v_confirm_save: "Save", v_confirm_rollback: "Roll back",
   v_diff_save: "Before saving: changes against the serving v{n}", v_diff_rollback: "Roll back to v{to}: changes against the serving v{n}",
   v_diff_view: "v{n} against v{m}", v_close: "Close", v_same: "Same as the serving version: nothing to save",
@@ -37,7 +37,8 @@ const CSRF = document.querySelector("meta[name=csrf-token]").content;
 const TZ = DATA.timezone;
 let serving = {number: DATA.current, text: DATA.text};
 let result = {problems: [], prompts: [], nodes: {}, ok: true, loaded: true};
-let zoom = 0;  // 0: fit the width; else a scale factor
+let zoom = 0;  // 0: fit the width (down to READABLE); else a scale factor
+const READABLE = 0.6;
 
 async function call(method, url, body) {
   const res = await fetch(url, {method, credentials: "same-origin",
@@ -76,7 +77,7 @@ const view = new CM.EditorView({
   parent: $("editor"),
   extensions: [
     CM.basicSetup, CM.yaml(), CM.lintGutter(), CM.linter(lint, {delay: 400}),
-    CM.EditorState.tabSize.of(2),
+    CM.EditorState.tabSize.of(2), CM.EditorView.lineWrapping,
     CM.EditorState.phrases.of(LANG === "zh" ? ZH_PHRASES : {}),
     CM.EditorView.updateListener.of((u) => { if (u.docChanged) markDirty(); }),
   ],
@@ -128,7 +129,7 @@ function renderProblems(problems) {
     msg.className = "message";
     msg.textContent = (p.node ? p.node + "：" : "") + p.message;
     div.append(where, msg);
-    if (p.line) div.addEventListener("click", () => goTo(p.line));
+    div.addEventListener("click", () => { if (p.line) goTo(p.line); if (p.node) showNode(p.node); });
     box.appendChild(div);
   }
 }
@@ -178,7 +179,7 @@ async function play(p, li) {
   const player = $("player");
   player.src = playing;
   player.dataset.node = p.node; player.dataset.language = p.language;
-  setStatus("ok", "▶ " + p.node);
+  setStatus("ok", fill("v_playing", {node: p.node}));
   player.play().catch(() => {});  // a browser may refuse to start sound; the controls still work
 }
 
@@ -214,7 +215,9 @@ async function drawGraph(checked) {
     g.addEventListener("click", () => { const line = result.nodes[name]; if (line) goTo(line); });
   }
   markBadNodes();
+  const first = !box.dataset.shown;
   applyZoom();
+  if (first) { box.dataset.shown = "1"; box.scrollTop = 0; showNode(result.start); }
 }
 
 function markBadNodes() {
@@ -227,13 +230,27 @@ function applyZoom() {
   if (!svg) return;
   if (!svg.dataset.w) { svg.dataset.w = svg.width.baseVal.value || 800; svg.dataset.h = svg.height.baseVal.value || 600; }
   const w = Number(svg.dataset.w), h = Number(svg.dataset.h);
-  const scale = zoom || Math.min(1, ($("graph").clientWidth - 8) / w);
+  // Fit the width, but never so small that the labels cannot be read: then scroll, the start in view.
+  const fit = Math.min(1, ($("graph").clientWidth - 8) / w);
+  const scale = zoom || Math.max(fit, READABLE);
   svg.setAttribute("width", String(Math.round(w * scale)));
   svg.setAttribute("height", String(Math.round(h * scale)));
 }
+
+function showNode(name) {
+  const box = $("graph");
+  const g = [...box.querySelectorAll("g.node")].find((el) => el.dataset.node === name);
+  if (!g) return;
+  const at = g.getBoundingClientRect(), frame = box.getBoundingClientRect();
+  box.scrollLeft += at.left + at.width / 2 - (frame.left + frame.width / 2);
+  box.scrollTop += at.top + at.height / 2 - (frame.top + frame.height / 3);
+}
 $("zoom-in").addEventListener("click", () => { zoom = (zoom || currentScale()) * 1.25; applyZoom(); });
 $("zoom-out").addEventListener("click", () => { zoom = (zoom || currentScale()) / 1.25; applyZoom(); });
-$("zoom-fit").addEventListener("click", () => { zoom = 0; applyZoom(); });
+$("zoom-fit").addEventListener("click", () => {  // the whole menu at once, however small
+  const svg = $("graph").querySelector("svg");
+  if (svg) { zoom = Math.min(1, ($("graph").clientWidth - 8) / Number(svg.dataset.w)); applyZoom(); }
+});
 function currentScale() { const svg = $("graph").querySelector("svg"); return svg ? svg.width.baseVal.value / Number(svg.dataset.w) : 1; }
 window.addEventListener("resize", () => { if (!zoom) applyZoom(); });
 
