@@ -5,10 +5,8 @@ saves / rollbacks in the audit trail."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import wave
-from pathlib import Path
 
 import httpx
 import pytest
@@ -146,7 +144,7 @@ async def test_save_and_rollback_are_audited(api):
                                                          "note": "话题"}, headers=headers)
     assert saved.status_code == 201
     assert (await client.post("/api/ivr/rollback/1", json={}, headers=headers)).status_code == 201
-    entries = [json.loads(line) for line in Path(audit.path).read_text().splitlines()]
+    entries = audit.tail()[::-1]  # oldest first
     assert [(e["section"], e["action"], e["key"], e["user"]) for e in entries] == [
         ("ivr", "save", "v2", "admin"), ("ivr", "rollback", "v3", "admin")]
     assert entries[0]["before"] == {"version": 1} and entries[0]["after"] == {"version": 2, "note": "话题"}

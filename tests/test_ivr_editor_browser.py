@@ -2,7 +2,7 @@
 the IVR tab draws the menu; in the editor the admin edits the welcome prompt, types a colon that breaks the
 YAML and sees the error at that line, fixes it, listens to the new prompt (an 8 kHz WAV loads in the audio
 element), saves after reading the diff, and rolls back; the daemon serves each version and the audit trail
-holds both changes. Screenshots: docs/img/ivr-editor.png and docs/img/ivr-editor-diff.png."""
+holds both changes. Screenshots: docs/img/admin-ivr.png, ivr-editor.png and ivr-editor-diff.png."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from callcenter.web.screenshot import chromium, chromium_path
+from ivr.model import PlayNode
 from tests.pair import running_pair
 from tests.test_desktop_browser import desk_config, sign_in
 
@@ -59,7 +60,7 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
             # The IVR tab: the serving menu as a picture, not a JSON dump.
             await page.click("#tabs button[data-section=ivr]")
             await page.wait_for_selector("#content .ivr-graph svg")
-            await page.screenshot(path=str(tmp_path / "admin-ivr-tab.png"))
+            await page.screenshot(path=str(ROOT / "docs" / "img" / "admin-ivr.png"))
             assert "当前版本 v1" in await page.inner_text("#ivr-serving")
             assert '"nodes"' not in await page.inner_text("#content")
             await page.click("#open-ivr-editor")
@@ -108,7 +109,8 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
             dialog = page.locator("#diff-dialog[open]")
             await dialog.wait_for()
             assert "与当前版本 v1 的差异" in await page.inner_text("#diff-title")
-            assert OLD in await page.inner_text("#diff tr.del") and "新版欢迎词" in await page.inner_text("#diff tr.add")
+            assert OLD in await page.inner_text("#diff tr.del")
+            assert "新版欢迎词" in await page.inner_text("#diff tr.add")
             assert "新增 1 行，删除 1 行" in await page.inner_text("#diff-stats")
             await page.fill("#note", "新版欢迎词")
             await page.screenshot(path=str(ROOT / "docs" / "img" / "ivr-editor-diff.png"))
@@ -117,13 +119,15 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
             await page.wait_for_selector("#history tr[data-version='2'] .badge.serving")
             assert await page.text_content("#serving") == "v2" and await page.locator("#dirty").is_hidden()
             assert ivr.current().number == 2 and ivr.current().note == "新版欢迎词"
-            assert "新版欢迎词" in ivr.current().menu.nodes["welcome"].prompt.for_language("zh").text  # type: ignore[attr-defined]
+            welcome = ivr.current().menu.nodes["welcome"]
+            assert isinstance(welcome, PlayNode) and "新版欢迎词" in welcome.prompt.for_language("zh").text
 
             # Roll back to v1: its diff against v2, then v3 serves v1's text, and the editor shows it.
             await page.click("#history tr[data-version='1'] button.rollback")
             await dialog.wait_for()
             assert "回滚到 v1" in await page.inner_text("#diff-title")
-            assert "新版欢迎词" in await page.inner_text("#diff tr.del") and OLD in await page.inner_text("#diff tr.add")
+            assert "新版欢迎词" in await page.inner_text("#diff tr.del")
+            assert OLD in await page.inner_text("#diff tr.add")
             await page.click("#diff-confirm")
             await page.wait_for_selector("#history tr[data-version='3'] .badge.serving")
             assert "回滚到 v1" in await page.inner_text("#history tr[data-version='3']")
