@@ -52,7 +52,9 @@ async def test_validate_puts_each_problem_at_its_line_and_column_in_chinese(api)
     assert good["nodes"]["main"] == line_of(text, "  main:")
     welcome = next(p for p in good["prompts"] if p["node"] == "welcome" and p["language"] == "zh")
     assert welcome["text"].startswith("您好，欢迎致电12345") and welcome["line"] == line_of(text, "您好，欢迎致电12345")
-    assert {p["menu"] for p in good["prompts"]} == {"menu", "survey"}
+    thanks = next(p for p in good["prompts"]
+                  if p["menu"] == "survey" and p["node"] == "thanks" and p["language"] == "zh")
+    assert thanks["line"] == line_of(text, "感谢您的评价") and all(p["line"] for p in good["prompts"])
 
     # A colon typed into a prompt breaks the YAML: the error is on that line, at the colon.
     broken = text.replace("text: 您好，欢迎致电12345", "text: 您好: 欢迎致电12345", 1)

@@ -122,6 +122,15 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
             welcome = ivr.current().menu.nodes["welcome"]
             assert isinstance(welcome, PlayNode) and "新版欢迎词" in welcome.prompt.for_language("zh").text
 
+            # What v2 changed, from the history.
+            await page.click("#history tr[data-version='2'] button.view")
+            await dialog.wait_for()
+            assert "v2 相对 v1 的改动" in await page.inner_text("#diff-title")
+            assert "新版欢迎词" in await page.inner_text("#diff tr.add")
+            assert await page.locator("#diff-confirm").is_hidden()
+            await page.click("#diff-cancel")
+            await dialog.wait_for(state="detached")
+
             # Roll back to v1: its diff against v2, then v3 serves v1's text, and the editor shows it.
             await page.click("#history tr[data-version='1'] button.rollback")
             await dialog.wait_for()

@@ -176,8 +176,8 @@ def _menu_prompts(label: str, menu: Menu, locs: dict[Loc, int], *, flat: bool) -
     for name, node in menu.nodes.items():
         for key, prompt in prompts(node):
             for lang, pf in prompt.by_language.items():
-                if label == "survey":
-                    where: tuple[Loc, ...] = (("survey", key, lang, "text"),)
+                if label == "survey":  # the survey's two nodes: 'survey' (its prompts) and 'thanks'
+                    where: tuple[Loc, ...] = (("survey", "thanks" if name == "thanks" else key, lang, "text"),)
                 elif flat:
                     where = (("greeting", lang, "text"),)
                 else:

@@ -13,7 +13,10 @@ Object.assign(TEXTS.zh, {a_agents: "坐席", a_queues: "队列", a_shifts: "班�
   c_ring_timeout: "振铃超时（秒）", c_max_wait: "最长等待（秒）", c_max_length: "最多排队人数", c_fallback: "溢出队列",
   c_teams: "班组", c_start: "开始", c_end: "结束", c_days: "星期",
   act_create: "新增", act_update: "修改", act_delete: "删除", act_save: "保存新版本", act_rollback: "回滚",
-  sec_agents: "坐席", sec_queues: "队列", sec_shifts: "班次", sec_ivr: "语音导航"});
+  sec_agents: "坐席", sec_queues: "队列", sec_shifts: "班次", sec_ivr: "语音导航", sec_supervisor: "值班长操作",
+  act_force_ready: "强制示闲", act_force_not_ready: "强制示忙", act_force_logged_out: "强制登出",
+  act_set_queues: "调整队列", act_set_priority: "调整优先级", act_listen: "监听", act_whisper: "耳语", act_barge: "强插",
+  c_priority: "优先级", c_call_id: "通话", c_state: "状态", c_reason: "原因"});
 Object.assign(TEXTS.en, {a_agents: "Agents", a_queues: "Queues", a_shifts: "Shifts", a_skills: "Skills",
   a_ivr: "IVR menus", a_audit: "Audit trail", a_note: "Every edit is checked with the config file's rules and recorded (who, when, before, after); it takes effect at restart.",
   a_save: "Save", a_add: "Add", a_delete: "Delete", a_saved: "Saved", a_editor: "Open the IVR editor",
@@ -25,7 +28,10 @@ Object.assign(TEXTS.en, {a_agents: "Agents", a_queues: "Queues", a_shifts: "Shif
   c_ring_timeout: "Ring timeout (s)", c_max_wait: "Longest wait (s)", c_max_length: "Most waiting", c_fallback: "Overflow queue",
   c_teams: "Teams", c_start: "Start", c_end: "End", c_days: "Days",
   act_create: "Added", act_update: "Changed", act_delete: "Removed", act_save: "New version", act_rollback: "Rolled back",
-  sec_agents: "Agents", sec_queues: "Queues", sec_shifts: "Shifts", sec_ivr: "IVR menu"});
+  sec_agents: "Agents", sec_queues: "Queues", sec_shifts: "Shifts", sec_ivr: "IVR menu", sec_supervisor: "Supervisor",
+  act_force_ready: "Made ready", act_force_not_ready: "Made not ready", act_force_logged_out: "Logged out",
+  act_set_queues: "Queues changed", act_set_priority: "Priority changed", act_listen: "Listened", act_whisper: "Whispered",
+  act_barge: "Barged in", c_priority: "Priority", c_call_id: "Call", c_state: "State", c_reason: "Reason"});
 translatePage();
 const COLUMNS = {
   agents: ["id", "name", "endpoint", "team", "queues", "skills"],

@@ -80,6 +80,7 @@ const view = new CM.EditorView({
     CM.EditorState.tabSize.of(2), CM.EditorView.lineWrapping,
     CM.EditorState.phrases.of(LANG === "zh" ? ZH_PHRASES : {}),
     CM.EditorView.updateListener.of((u) => { if (u.docChanged) markDirty(); }),
+    CM.keymap.of([{key: "Mod-s", preventDefault: true, run: () => { $("save").click(); return true; }}]),
   ],
 });
 window.ivrEditor = view;  // for the browser test and the console
@@ -380,6 +381,9 @@ async function loadHistory() {
     body.appendChild(tr);
   }
 }
+
+// Leaving with unsaved changes: the browser asks first.
+window.addEventListener("beforeunload", (e) => { if (!$("dirty").hidden) { e.preventDefault(); e.returnValue = ""; } });
 
 async function main() {
   const me = await call("GET", "/api/me");
