@@ -4,13 +4,14 @@ Text to speech is Debian's espeak-ng (GPL-3.0: voice ``cmn`` for zh, ``en`` for 
 22.05 kHz output into what Asterisk's format_wav reads without transcoding: 8 kHz, mono, 16-bit PCM WAV.
 Both run as programs (nothing is linked). The IVR editor's "listen" button plays exactly this output.
 
-The same names and arguments as the ``callcenter prompts build`` module of issue 14 (branch i14a): when
-both are merged, that module's ``render`` is this one and this file gives way to it.
+The same names, arguments and bodies as the ``callcenter prompts build`` module of issue 14 (branch i14a,
+commit ebe5d11): when both are merged, take that file whole; this one is a strict subset of it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -40,6 +41,11 @@ def _tools() -> tuple[str, str]:
     return espeak, sox
 
 
+def speakable(text: str, language: str) -> str:
+    """Numbers of three digits or more are said digit by digit (12345 is 一二三四五, not 一万两千...)."""
+    return re.sub(r"\d{3,}", lambda m: " ".join(m.group()), text) if language == "zh" else text
+
+
 def render(spec: PromptSpec, target: Path) -> None:
     """Speak ``spec.text`` into ``target`` (8 kHz mono 16-bit WAV), atomically."""
     espeak, sox = _tools()
@@ -49,7 +55,7 @@ def render(spec: PromptSpec, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         raw, out = Path(tmp) / "espeak.wav", Path(tmp) / "out.wav"
-        _run([espeak, "-v", voice, "-s", "150", "-w", str(raw), spec.text])
+        _run([espeak, "-v", voice, "-s", "150", "-w", str(raw), speakable(spec.text, spec.language)])
         _run([sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(out)])
         os.chmod(out, 0o644)  # Asterisk runs as its own user and must read it
         out.replace(target)
