@@ -136,6 +136,8 @@ async def test_restarted_daemon_learns_busy_phones_and_rings_none(tmp_path: Path
         first = await start()
         load = [await sim.place_call(f"1380000{i:04d}", dtmf="1", patience=600, talk=3, dtmf_delay=0.2)
                 for i in range(4)]
+        for u in load:  # (a daemon stopped with FastAGI sessions open waits for them: tests/test_fault_* cover it)
+            await sim.wait_call(u)
         await stop(*first)  # the daemon is down: calls go to Asterisk's own queue
         await _place_fallback_calls(sim, refused, len(members), talk=200)
         second = await start()
@@ -149,8 +151,8 @@ async def test_restarted_daemon_learns_busy_phones_and_rings_none(tmp_path: Path
             assert routed and not {"1001", "1002", "1003", "1004", "1005", "1006"} & set(routed), routed
         finally:
             await stop(*second)
-    async with asyncio.timeout(20):
-        await second[1]
+    async with asyncio.timeout(30):  # both daemons' ends (the first may still wait for its FastAGI sessions)
+        await asyncio.gather(first[1], second[1])
 
 
 def test_call_flow_maps_device_states_to_agents_whose_endpoints_have_dashes(tmp_path: Path) -> None:
