@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 import tickets.tables  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
+from callcenter.web import sessions as web_sessions
 from records import agentlog
 
 config = context.config
@@ -23,7 +24,8 @@ if config.config_file_name is not None and not config.attributes.get("keep_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 # agent_state_intervals is a plain Core table with its own MetaData (records/agentlog.py).
-target_metadata = [SQLModel.metadata, agentlog.metadata]
+# web_sessions and web_users_disabled likewise (callcenter/web/sessions.py).
+target_metadata = [SQLModel.metadata, agentlog.metadata, web_sessions.metadata]
 
 
 def database_url() -> str:

@@ -287,15 +287,21 @@ class DeskRoutes:
         address = client_address(request)
         wait = self.limiter.retry_after(body.username, address)
         if wait > 0:
-            raise WebError(429, "too_many_attempts", f"too many failed sign-ins; try again in {int(wait) + 1} s") \
-                from None
+            refused = WebError(429, "too_many_attempts", f"too many failed sign-ins; try again in {int(wait) + 1} s")
+            refused.headers = {"Retry-After": str(int(wait) + 1)}
+            raise refused from None
+        # Many failures on this name from anywhere: slowed, never refused (nobody can lock a user out).
+        await asyncio.sleep(self.limiter.slowdown(body.username))
         user = await asyncio.to_thread(self.users.authenticate, body.username, body.password)
         if user is None:
             self.limiter.failed(body.username, address)
             # The username is not logged (it may be a mistyped password); the address is.
             log.warning("failed sign-in from %s", address)
             raise WebError(401, "bad_credentials", "wrong username or password")
-        self.limiter.succeeded(body.username)
+        self.limiter.succeeded(body.username, address)
+        if request.app.state.sessions.is_disabled(user.username):
+            log.warning("disabled user %s refused from %s", user.username, address)
+            raise WebError(403, "user_disabled", "this user is disabled; ask an administrator")
         log_in(request, user)
         log.info("user %s (%s) signed in from %s", user.username, user.role.value, address)
         target = "/admin" if user.role is Role.ADMIN else "/desk"

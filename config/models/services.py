@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -110,6 +111,19 @@ class WebConfig(Section):
     session_hours: float = Field(default=12, gt=0, le=24 * 7)
     cookie_secure: bool = False  # True behind HTTPS: the session cookie is then never sent over plain HTTP
     max_body: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; a longer request body gets 413
+    # Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For names the
+    # client. Empty: the header is ignored and the peer's address counts (sign-in throttling, logs).
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item[:64]!r}") from None
+        return value
 
     @field_validator("session_secret")
     @classmethod
