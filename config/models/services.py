@@ -92,14 +92,22 @@ class DatabaseConfig(Section):
 
 class MqttConfig(Section):
     """The daemon's own broker login. Agent clients (softphone plug-ins, CRMs) get one broker user each,
-    kept in Mosquitto's password file, never here: see docs/mosquitto-acl.md for the ACL that lets agent
-    1001 read only callcenter/agents/1001/#."""
+    kept in Mosquitto's password file, never here: deploy/mosquitto/ holds the broker config and the ACL
+    that lets agent 1001 read only callcenter/agents/1001/# (docs/mosquitto-acl.md)."""
 
     host: str = "127.0.0.1"
     port: Port = 1883
     username: NumberOrStr | None = None
     password: Secret | None = None
+    #: a file (0600) whose first line is the password, e.g. a systemd credential; instead of `password`
+    password_file: str | None = Field(None, min_length=1)
     topic_prefix: str = Field("callcenter", pattern=r"^[A-Za-z0-9_/-]+$")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConfig:
+        if self.password is not None and self.password.get_secret_value() and self.password_file:
+            raise ValueError("set password or password_file, not both")
+        return self
 
 
 class WebConfig(Section):
