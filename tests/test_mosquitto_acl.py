@@ -131,7 +131,7 @@ async def test_agents_read_only_their_own_screen_pops(broker: int, tmp_path: Pat
                     client_id="callcenter-daemon")
     everything = ["callcenter/#"]
     async with reading(port, "1001", everything) as mine, \
-            reading(port, "1002", everything + ["callcenter/agents/1001/#"]) as other, \
+            reading(port, "1002", [*everything, "callcenter/agents/1001/#"]) as other, \
             reading(port, "1002", everything, client_id="1001") as spoof, \
             reading(port, "callcenter", everything, client_id="control") as control:
         runner = asyncio.create_task(pop.run())
@@ -148,7 +148,7 @@ async def test_agents_read_only_their_own_screen_pops(broker: int, tmp_path: Pat
                 await fake.publish("callcenter/agents/1001/offer", b'{"caller_number": "110"}', qos=1)
             async with asyncio.timeout(GUARD):
                 while not any(str(m.topic) == "callcenter/agents/1002/offer" for m in other) \
-                        or not any(str(m.topic) == "callcenter/agents/1001/offer" for m in mine):
+                        or not any(str(m.topic) == "callcenter/agents/1001/offer" for m in mine):  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
             await asyncio.sleep(0.5)  # anything that should not arrive has had its chance
         finally:
