@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.routing import BaseRoute
 
 from callcenter.web import create_app, serve
 from callcenter.web.auth import LoginLimiter, Role, User, UserDirectory, hash_password
@@ -31,7 +32,7 @@ USERS = UserDirectory([User("supervisor", Role.SUPERVISOR, password_hash=hash_pa
 
 @asynccontextmanager
 async def web(trusted_proxies: Sequence[str] = ()) -> AsyncIterator[str]:
-    def routes(streams: StreamRegistry) -> list:  # type: ignore[type-arg]
+    def routes(streams: StreamRegistry) -> list[BaseRoute]:
         return desktop_routes(FakeDesk(), USERS, language="en", centre_name="test", streams=streams)
 
     app = create_app(snapshot=dict, metrics_text=lambda: (b"", "text/plain"), language="en", centre_name="test",

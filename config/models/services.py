@@ -100,8 +100,8 @@ class MqttConfig(Section):
     username: NumberOrStr | None = None
     password: Secret | None = None
     #: a file (0600) whose first line is the password, e.g. a systemd credential; instead of `password`
-    password_file: str | None = Field(None, min_length=1)
-    topic_prefix: str = Field("callcenter", pattern=r"^[A-Za-z0-9_/-]+$")
+    password_file: str | None = Field(default=None, min_length=1)
+    topic_prefix: str = Field(default="callcenter", pattern=r"^[A-Za-z0-9_/-]+$")
 
     @model_validator(mode="after")
     def _one_password(self) -> MqttConfig:
