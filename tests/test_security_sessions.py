@@ -143,3 +143,33 @@ def test_the_migration_builds_the_session_tables(empty_db: str) -> None:
     migrate.downgrade(empty_db, "0004")
     assert "web_sessions" not in table_names(empty_db)
     migrate.upgrade(empty_db)
+
+
+async def test_the_admin_page_disables_a_user_and_their_session_ends(tmp_path: Path) -> None:
+    """Headless Chromium: the admin's Users tab (in Chinese) disables agent 1001, whose open session ends."""
+    from callcenter.web.screenshot import chromium
+
+    errors: list[str] = []
+    async with daemon_web(tmp_path, config()) as base:
+        agent = (await sign_in(base, "1001"))[1]
+        async with chromium() as browser:
+            page = await browser.new_page()
+            page.set_default_timeout(20_000)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{base}/login")
+            await page.fill("#username", "admin")
+            await page.fill("#password", PASSWORDS["admin"])
+            await page.click("#login-button")
+            await page.wait_for_url(f"{base}/admin")
+            await page.click("#tabs button[data-section='users']")
+            row = page.locator("#items-users tr[data-user='1001']")
+            await row.wait_for()
+            assert "话务员" in await row.inner_text() and "正常" in await row.inner_text()
+            await row.locator("button[data-action='disable']").click()
+            await page.locator("#items-users tr[data-user='1001'] button[data-action='enable']").wait_for()
+            assert "已停用" in await page.locator("#items-users tr[data-user='1001']").inner_text()
+            assert await call(base, agent, "GET", "/api/me") == 401
+            own = page.locator("#items-users tr[data-user='admin']")
+            await own.locator("button[data-action='disable']").click()
+            await own.locator(".row-error", has_text="不能停用自己的账号").wait_for()
+    assert errors == []
