@@ -7,6 +7,7 @@ with the same session secret; the cookies are replayed as an attacker who copied
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -173,3 +174,22 @@ async def test_the_admin_page_disables_a_user_and_their_session_ends(tmp_path: P
             await own.locator("button[data-action='disable']").click()
             await own.locator(".row-error", has_text="不能停用自己的账号").wait_for()
     assert errors == []
+
+
+async def test_an_open_desk_stream_ends_with_its_session(tmp_path: Path) -> None:
+    """A screen-pop stream opened before signing out delivers nothing after it and ends."""
+    async with daemon_web(tmp_path, config()) as base:
+        old, other = (await sign_in(base, "1001"))[1], (await sign_in(base, "1001"))[1]
+        lines: list[str] = []
+        async with httpx.AsyncClient(base_url=base, cookies={"session": old["session"]}, timeout=30) as http, \
+                http.stream("GET", "/api/desk/stream") as stream:
+            assert stream.status_code == 200
+            reader = stream.aiter_lines()
+            while not (await anext(reader)).startswith("retry:"):
+                pass
+            assert await call(base, old, "POST", "/logout") == 200
+            # The agent's other session changes the state: an event for agent 1001's streams.
+            assert await call(base, other, "POST", "/api/desk/state", {"state": "not_ready", "reason": "meal"}) == 200
+            async with asyncio.timeout(20):
+                lines = [line async for line in reader]  # ends: the server closed the stream
+        assert not any("meal" in line for line in lines), lines

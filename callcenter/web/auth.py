@@ -263,8 +263,9 @@ def log_out(request: Request) -> None:
     request.session.clear()
 
 
-def current_user(request: Request) -> User | None:
-    """The signed-in user, or None: no cookie, or a cookie whose session was ended server-side."""
+def session_user(request: Request) -> User | None:
+    """The user whose session the request's cookie names, if that session still stands (no side effect:
+    long streams ask it again and again)."""
     if "session" not in request.scope:
         return None
     directory: UserDirectory = request.app.state.users
@@ -273,9 +274,14 @@ def current_user(request: Request) -> User | None:
     if user is None or not isinstance(session_id, str):
         return None
     sessions: SessionStore = request.app.state.sessions
-    if not sessions.stands(session_id, user.username, user.password_hash):
-        request.session.clear()  # the browser gets an empty cookie back
-        return None
+    return user if sessions.stands(session_id, user.username, user.password_hash) else None
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in user, or None: no cookie, or a cookie whose session was ended server-side."""
+    user = session_user(request)
+    if user is None and "session" in request.scope and request.session.get(SESSION_ID) is not None:
+        request.session.clear()  # an ended session: the browser gets an empty cookie back
     return user
 
 
