@@ -141,7 +141,7 @@ def test_the_migration_builds_the_session_tables(empty_db: str) -> None:
         assert not sessions.SessionStore(engine).stands(sid, "1001", "$argon2id$hash")
     finally:
         engine.dispose()
-    migrate.downgrade(empty_db, "0004")
+    migrate.downgrade(empty_db, "0005")
     assert "web_sessions" not in table_names(empty_db)
     migrate.upgrade(empty_db)
 

@@ -5,7 +5,7 @@ also writes a row to ``web_sessions`` (the id kept as its SHA-256, never the coo
 request checks that row: signing out, an admin's "disable" or "sign out everywhere", and a change of the
 user's password hash in the config (the row keeps a digest of the hash it was made under) end the session.
 Disabled users are in ``web_users_disabled``. Both tables live in the daemon's own database, so a restart
-keeps the sessions that stand and the ones that were ended (migration alembic/versions/v0005).
+keeps the sessions that stand and the ones that were ended (migration alembic/versions/v0006).
 
 Lookups are served from memory after the first (this process is the only writer); writes go to the
 database at once. Tests and apps without a database get an in-memory SQLite.

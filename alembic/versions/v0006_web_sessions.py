@@ -1,8 +1,8 @@
 """web_sessions, web_users_disabled: server-side sessions of the web app, so that signing out, an admin's
 "disable" and a new password end a session, also across a restart (callcenter/web/sessions.py).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
