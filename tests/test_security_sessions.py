@@ -11,6 +11,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -193,3 +194,16 @@ async def test_an_open_desk_stream_ends_with_its_session(tmp_path: Path) -> None
             async with asyncio.timeout(20):
                 lines = [line async for line in reader]  # ends: the server closed the stream
         assert not any("meal" in line for line in lines), lines
+
+
+def test_a_session_lasts_its_hours_and_no_longer() -> None:
+    now = [datetime(2026, 3, 2, 1, 0, tzinfo=UTC)]
+    store = sessions.SessionStore(hours=12, clock=lambda: now[0])
+    sid = store.open("1001", "$argon2id$hash")
+    now[0] += timedelta(hours=11, minutes=59)
+    assert store.stands(sid, "1001", "$argon2id$hash")
+    assert not store.stands(sid, "1002", "$argon2id$hash")  # a cookie naming another user: refused
+    assert not store.stands(sid, "1001", "$argon2id$other")  # made under another password hash
+    now[0] += timedelta(minutes=2)
+    assert not store.stands(sid, "1001", "$argon2id$hash")
+    assert not store.stands("never-issued", "1001", "$argon2id$hash")
