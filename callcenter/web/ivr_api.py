@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from callcenter.web.auth import Role, csrf_token, requires
 from callcenter.web.errors import WebError
+from callcenter.web.headers import nonce
 from ivr.versions import MenuRejected, MenuVersion
 
 MAX_MENU_BYTES = 256 * 1024
@@ -118,7 +119,7 @@ def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str =
 
     @requires(Role.ADMIN, page=True)
     async def page(request: Request) -> Response:
-        return HTMLResponse(render_page(service, csrf_token(request), language, centre_name),
+        return HTMLResponse(render_page(service, csrf_token(request), language, centre_name, nonce(request)),
                             headers={"Cache-Control": "no-store"})
 
     return [
@@ -141,7 +142,7 @@ _WORDS = {
 }
 
 
-def render_page(service: MenuService, csrf: str, language: str, centre_name: str) -> str:
+def render_page(service: MenuService, csrf: str, language: str, centre_name: str, nonce: str = "") -> str:
     w = _WORDS["en" if language == "en" else "zh"]
     current = service.current()
     rows = "".join(
@@ -157,7 +158,7 @@ def render_page(service: MenuService, csrf: str, language: str, centre_name: str
 <html lang="{'en' if language == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
 <meta name="csrf-token" content="{html.escape(csrf)}">
 <title>{html.escape(w['title'])} · {html.escape(centre_name)}</title>
-<style>
+<style nonce="{html.escape(nonce)}">
 body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 20px; }}
 .editor {{ display: grid; grid-template-columns: 3.5em 1fr 26em; border: 1px solid #aaa; }}
 .gutter, textarea {{ font: 13px/18px monospace; margin: 0; padding: 6px 4px; }}
@@ -177,7 +178,7 @@ table {{ border-collapse: collapse; margin-top: 16px; }} td {{ border: 1px solid
 <button type="button" id="check">{html.escape(w['check'])}</button>
 <button type="button" id="save">{html.escape(w['save'])}</button> <span id="status"></span></p>
 <h2>{html.escape(w['history'])}</h2><table>{rows}</table>
-<script>
+<script nonce="{html.escape(nonce)}">
 const W = {words};
 const csrf = document.querySelector('meta[name=csrf-token]').content;
 const text = document.getElementById('text'), gutter = document.getElementById('gutter');

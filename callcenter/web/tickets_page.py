@@ -265,7 +265,7 @@ def _read(name: str) -> str:
 
 def render_workspace(*, service: TicketService, items: Sequence[Mapping[str, Any]], detail: Mapping[str, Any] | None,
                      query: Mapping[str, str], language: str, centre_name: str, csrf: str, now: datetime,
-                     may_create: bool) -> str:
+                     may_create: bool, nonce: str = "") -> str:
     tx = TEXT[lang(language)]
     n = Names.of(service, language)
     f = Filters.from_query(query)
@@ -285,12 +285,13 @@ def render_workspace(*, service: TicketService, items: Sequence[Mapping[str, Any
     return (f'<!doctype html><html lang="{"zh-CN" if lang(language) == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{e(centre_name)} · {e(tx['title'])}</title>"
-            f"<style>{_read('desktop/static/desk.css')}\n{_read('tickets_page.css')}</style></head><body>"
+            f"<style nonce=\"{e(nonce)}\">{_read('desktop/static/desk.css')}\n{_read('tickets_page.css')}"
+            "</style></head><body>"
             f'<header class="top"><div>{e(centre_name)} · {e(tx["title"])}</div>'
             f'<div class="muted-top">{e(tx["times"].format(tz=n.tz.key))}</div>{new}</header>'
             f'<main class="workspace{" with-detail" if detail else ""}">{body}</main>'
             f'<script id="tickets-config" type="application/json">{config}</script>'
-            f"<script>{_read('tickets_page.js')}</script></body></html>")
+            f"<script nonce=\"{e(nonce)}\">{_read('tickets_page.js')}</script></body></html>")
 
 
 async def load_detail(service: TicketService, viewer: Viewer, number: str, run: Callable[..., Any],
