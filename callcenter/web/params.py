@@ -44,13 +44,7 @@ def _iso_time(value: Any) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _blank_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
 IsoTime = Annotated[datetime | None, BeforeValidator(_iso_time)]
-#: a whole number written in decimal digits (JSON numbers too), never a float or "1e9"
-Count = Annotated[int | None, BeforeValidator(_blank_none)]
 
 
 class Params(BaseModel):
@@ -82,12 +76,12 @@ class ExportQuery(Params):
 class EditFields(Params):
     """The scalar fields of a PATCH besides the edited ones."""
 
-    version: Annotated[Count, Field(ge=1, le=2**31 - 1)] = None
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 class TransitionFields(Params):
-    days: Annotated[Count, Field(ge=1, le=366)] = None
-    version: Annotated[Count, Field(ge=1, le=2**31 - 1)] = None
+    days: Annotated[int, Field(ge=1, le=366)] | None = None
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 def _messages(exc: ValidationError) -> dict[str, str]:
@@ -100,9 +94,10 @@ def _messages(exc: ValidationError) -> dict[str, str]:
 
 
 def fields(data: Mapping[str, Any], model: type[M]) -> M:
-    """Validate `data` (a body's scalar fields, or a query string) against `model`; 400 when malformed."""
+    """Validate `data` (a body's scalar fields, or a query string) against `model`; 400 when malformed.
+    An empty value (``limit=``, a blank form field) is an absent one."""
     try:
-        return model.model_validate(dict(data))
+        return model.model_validate({k: v for k, v in data.items() if v not in (None, "")})
     except ValidationError as exc:
         raise BadParameters(_messages(exc)) from None
 
