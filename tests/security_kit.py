@@ -32,8 +32,8 @@ CALLER_NAME = "王小明"
 def config() -> Config:
     cfg = load_config(EXAMPLE, environ={})
     digest = SecretStr(hash_password(PASSWORD))
-    extra = [UserConfig(username=name, role=role, agent_id=agent, department=dept, password_hash=digest)
-             for name, (role, agent, dept) in PEOPLE.items()]
+    extra = [UserConfig.model_validate({"username": name, "role": role, "agent_id": agent, "department": dept,
+                                        "password_hash": digest}) for name, (role, agent, dept) in PEOPLE.items()]
     return cfg.model_copy(update={
         "users": [*cfg.users, *extra], "shifts": [], "teams": [],
         "centre": cfg.centre.model_copy(update={"auto_ready_agents": False}),
