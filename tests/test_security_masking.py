@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 
 from tests.security_kit import CALLER, CALLER_NAME, client, daemon, record_of_call, ticket
@@ -126,3 +127,32 @@ async def test_an_agent_edits_only_its_own_tickets(tmp_path: Path) -> None:
         async with client(pair, "lead") as (lead, h):
             r = await lead.patch(f"/api/tickets/{mine['number']}", headers=h, json={"title": "井盖"})
             assert r.status_code == 200
+
+
+@pytest.mark.browser
+async def test_a_supervisor_reveals_a_number_on_the_workspace(tmp_path: Path) -> None:
+    """The workspace's detail shows the caller masked; the reveal form (a reason) shows the full number."""
+    from callcenter.web.screenshot import chromium
+    from tests.security_kit import PASSWORD, base_url
+
+    async with daemon(tmp_path) as pair, chromium() as browser:
+        record_of_call(pair, "call-1")
+        async with client(pair, "1001") as (agent, h):
+            number = (await ticket(agent, h, call_id="call-1"))["number"]
+        page = await browser.new_page()
+        page.set_default_timeout(20_000)
+        base = base_url(pair)
+        await page.goto(f"{base}/login")
+        await page.fill("#username", "lead")
+        await page.fill("#password", PASSWORD)
+        await page.click("#login-button")
+        await page.wait_for_url(f"{base}/desk")
+        await page.goto(f"{base}/tickets?ticket={number}")
+        facts = str(await page.text_content("#detail .facts"))
+        assert MASKED in facts and CALLER not in facts
+        await page.fill("#reveal input[name=reason]", "市民要求回电")
+        await page.click("#reveal button")
+        await page.wait_for_function("() => document.getElementById('revealed').textContent.length > 0")
+        assert str(await page.text_content("#revealed")) == f"{CALLER} · {CALLER_NAME}"
+    entries = (tmp_path / "callcenter-audit.jsonl").read_text(encoding="utf-8")
+    assert '"action": "reveal"' in entries and "市民要求回电" in entries

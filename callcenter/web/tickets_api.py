@@ -241,6 +241,9 @@ def tickets_routes(service: TicketService, *, now: Now, language: str = "zh", ce
         items = [masked(viewer, t) for t in await run(service.query, viewer, limit=MAX_TICKETS)]
         number = request.query_params.get("ticket", "")
         detail = await load_detail(service, viewer, number, run, masked) if number else None
+        if detail is not None:
+            detail["may_reveal"] = privacy.may_reveal(viewer.role) and \
+                detail["ticket"]["caller_number"] not in ("", privacy.REDACTED)
         page = render_workspace(service=service, items=items, detail=detail, query=request.query_params,
                                 language=language, centre_name=centre_name, csrf=csrf_token(request), now=now(),
                                 nonce=nonce(request),

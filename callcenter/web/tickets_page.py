@@ -230,9 +230,14 @@ def detail_html(detail: Mapping[str, Any], n: Names, f: Filters, service: Ticket
         f'{"<div class=note>" + e(h["note"]) + "</div>" if h["note"] else ""}</li>' for h in detail["history"])
     forms = "".join(_action_form(a, t, n, service, tx) for a in detail["actions"]) or \
         f'<p class="muted">{e(tx["no_actions"])}</p>'
+    reveal = ""
+    if detail.get("may_reveal"):  # the audited reveal (callcenter/privacy.py): a reason, then the number
+        reveal = (f'<form id="reveal" class="reveal"><input name="reason" required maxlength="200" '
+                  f'placeholder="{e(tx["reveal_reason"])}"><button type="submit">{e(tx["reveal"])}</button>'
+                  '</form><p id="revealed" class="revealed"></p>')
     return (f'<section class="card detail" id="detail" data-number="{e(t["number"])}" data-version="{t["version"]}">'
             f'<div class="row"><h2>{e(tx["title"])} {e(t["number"])}</h2>'
-            f'<a href="{e(f.link())}">{e(tx["close"])}</a></div><dl class="facts">{dl}</dl>'
+            f'<a href="{e(f.link())}">{e(tx["close"])}</a></div><dl class="facts">{dl}</dl>{reveal}'
             f'<h3>{e(tx["history"])}</h3><ol class="timeline" id="timeline">{steps}</ol>'
             f'<h3>{e(tx["actions"])}</h3><div id="actions">{forms}</div>'
             f'<div id="action-result" role="status"></div></section>')
