@@ -118,7 +118,8 @@ async def test_pages_run_under_the_policy_in_chromium(tmp_path: Path) -> None:
         await admin.wait_for_url(f"{base}/admin")
         await admin.wait_for_function("() => document.querySelectorAll('button').length > 6")
         await admin.goto(f"{base}/admin/ivr")
-        await admin.wait_for_function("() => document.getElementById('gutter').textContent.includes('1')")
+        await admin.wait_for_selector(".cm-editor .cm-content")  # CodeMirror drew the menu
+        await admin.wait_for_selector("#graph svg")
         problems += await admin.evaluate("window.__csp")
 
         lead = await fresh()

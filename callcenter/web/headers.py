@@ -26,9 +26,11 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-act
 
 
 def page_csp(nonce_value: str) -> str:
-    # img-src data: for the wallboard's and desk's inline SVG icons; connect-src 'self' for fetch and SSE.
+    # img-src data: for inline SVG icons; connect-src 'self' for fetch and SSE; media-src blob: for the IVR
+    # editor's "listen" (the page fetches the WAV and plays it from a blob URL it made itself).
     return (f"default-src 'self'; script-src 'self' 'nonce-{nonce_value}'; "
-            f"style-src 'self' 'nonce-{nonce_value}'; img-src 'self' data:; connect-src 'self'; "
+            f"style-src 'self' 'nonce-{nonce_value}'; img-src 'self' data:; media-src 'self' blob:; "
+            "connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
