@@ -105,7 +105,7 @@ class DaemonStats:
     records: int = 0
     fallbacks: int = 0
     fallback_action_failures: int = 0
-    callbacks_requested: int = 0  # PlaceCallback: not dialled out yet (virtual hold arrives later)
+    callbacks_requested: int = 0  # PlaceCallback: a callback given an agent (callcenter/callbacks.py dials)
     record_errors: int = 0
 
 
@@ -148,6 +148,9 @@ class CallFlow:
         #: the AMI login generation each offer was sent in (the resync leaves in-flight ones alone)
         self.offer_generation: dict[str, int] = {}
         self.offer_clock: OfferClock | None = None
+        #: callbacks (callcenter/callbacks.py): dial one out; keep a caller's request (id, number, queue, entered)
+        self.place_callback: Callable[[PlaceCallback], None] = lambda _c: None
+        self.callback_requested: Callable[[str, str, str, datetime], object] = lambda _i, _n, _q, _e: None
         # Each handler takes the fact type it is filed under (hence Any: the table cannot say so per key).
         self._facts: dict[type[Fact], Callable[[Any], None]] = {
             CallStarted: self._call_started,
@@ -367,8 +370,8 @@ class CallFlow:
                 log.info("call %s moved from %s to %s (%s)", cmd.call_id, cmd.old_queue, cmd.new_queue, cmd.reason)
             elif isinstance(cmd, PlaceCallback):
                 self.stats.callbacks_requested += 1
-                log.warning("callback of %s by agent %s requested; dialling out is not implemented yet",
-                            cmd.call_id, cmd.agent_id)
+                log.info("callback %s placed with agent %s", cmd.call_id, cmd.agent_id)
+                self.place_callback(cmd)
             elif isinstance(cmd, StartTimer):
                 self.timers.start(cmd.key, cmd.due)
             elif isinstance(cmd, CancelTimer):
@@ -387,6 +390,10 @@ class CallFlow:
             self.ledger.fell_back(cmd.call_id, cmd.at)
             self.live.clear_waiting(cmd.call_id)
             self.send(RedirectCaller(cmd.call_id, context))
+            entry = self.ledger.calls.get(cmd.call_id)
+            if cmd.outcome is Outcome.FALLBACK_CALLBACK and entry is not None:
+                # the caller is told "we will call you back" ([cc-callback]): kept at the call's place
+                self.callback_requested(cmd.call_id, entry.caller_number, cmd.queue, entry.queued_at or cmd.at)
 
     # ------------------------------------------------------------------ the executor's side
     def channel(self, call_id: str) -> str | None:

@@ -32,6 +32,7 @@ from asterisk.agi.server import AgiServer
 from asterisk.ami.client import AmiClient
 from asterisk.ami.codec import Message
 from callcenter.autopilot import Autopilot, AutoReadyTimer, RosterTimer
+from callcenter.callbacks import CallbackDialer
 from callcenter.callflow import CallFlow, DaemonStats, OfferClock, Outgoing
 from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
@@ -59,6 +60,7 @@ from metrics.prom import register as register_collectors
 from queueing import AgentStateChanged, Engine
 from queueing.timerkeys import is_timer_key
 from records.agentlog import AgentLog, AgentLogWriter
+from records.callbacks import CallbackStore
 from records.model import CallRecordData
 from records.store import RecordWriter, Store, mask_url
 from tickets.followup import FollowUpDialer
@@ -140,8 +142,13 @@ class Daemon:
         # Surges (incidents/): detection from IVR choices and first ticket fields, announcements, 同源件.
         self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry, tickets=self.tickets,
                                       number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
+        # Callbacks (预约回电) dialled out when the ACD gives them an agent (callcenter/callbacks.py).
+        self.callbacks = CallbackDialer(CallbackStore(self.store.engine), cfg.callbacks, endpoints=self.endpoints,
+                                        feed=self.flow.feed, originate=self._originate_fields, now=self.clock.now,
+                                        tz=cfg.centre.timezone)
+        self.flow.place_callback, self.flow.callback_requested = self.callbacks.place, self.callbacks.request
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
-                                  on_menu=self.incidents.on_ivr)
+                                  on_menu=self._on_menu)
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
@@ -206,6 +213,8 @@ class Daemon:
             if self._mqtt_stats is not None:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
             tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
+            await asyncio.to_thread(self.callbacks.load)
+            tasks.append(tg.create_task(self.callbacks.run(), name="callbacks"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             await self.agi.wait_listening()
             await web_started.wait()
@@ -247,7 +256,9 @@ class Daemon:
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
         self.live.set_ami_connected(self.ami.stats.connected)
-        return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot()}
+        now = self.clock.now()
+        today = day_bounds(now, self.cfg.centre.timezone)[0]
+        return self.live.snapshot(now) | {"incidents": self.incidents.snapshot(), "callbacks": self.callbacks.counts(today)}
 
     def metrics_text(self) -> tuple[bytes, str]:
         self.live.set_ami_connected(self.ami.stats.connected)
@@ -255,7 +266,17 @@ class Daemon:
 
     # ------------------------------------------------------------------ wiring between the parts
     def _on_ami_event(self, msg: Message, _received: float) -> None:
-        self.flow.on_ami_message(msg, self.clock.now())
+        now = self.clock.now()
+        self.flow.on_ami_message(msg, now)
+        self.callbacks.on_ami(msg, now)
+
+    def _on_menu(self, session: Any, result: Any) -> None:
+        """A caller left the IVR: the surge detection hears of it; a callback choice is kept and queued."""
+        self.incidents.on_ivr(session, result)
+        data = getattr(result, "data", None)
+        if data is not None and data.callback:
+            queue = data.queue or self.queue_names[0]
+            self.callbacks.request(session.uniqueid, data.callback_number or "", queue, self.clock.now())
 
     async def _resync(self) -> None:
         await self.resync.run()
@@ -287,6 +308,9 @@ class Daemon:
             return self.store.get(call_id) is not None
         except Exception:  # the database is away: resubmit (the store drops a repeat)
             return False
+
+    async def _originate_fields(self, fields: list[tuple[str, object]]) -> None:
+        await self.ami.action("Originate", fields)
 
     async def _originate(self, dial: str, variables: dict[str, str]) -> None:
         """A follow-up call (回访): Asterisk dials the citizen into the follow-up context."""

@@ -9,6 +9,7 @@ from config.models.ivr import IvrConfig, ivr_issues
 from config.models.services import (
     AgiConfig,
     AmiConfig,
+    CallbacksConfig,
     CdrConfig,
     CentreConfig,
     DatabaseConfig,
@@ -69,6 +70,7 @@ class Config(Section):
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
     incidents: IncidentsConfig = IncidentsConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
 
     @model_validator(mode="after")
     def _links(self) -> Config:
