@@ -258,7 +258,8 @@ class Daemon:
         self.live.set_ami_connected(self.ami.stats.connected)
         now = self.clock.now()
         today = day_bounds(now, self.cfg.centre.timezone)[0]
-        return self.live.snapshot(now) | {"incidents": self.incidents.snapshot(), "callbacks": self.callbacks.counts(today)}
+        return self.live.snapshot(now) | {"incidents": self.incidents.snapshot(),
+                                          "callbacks": self.callbacks.counts(today)}
 
     def metrics_text(self) -> tuple[bytes, str]:
         self.live.set_ami_connected(self.ami.stats.connected)

@@ -95,6 +95,14 @@ exten => _105X,1,Ringing()
  same => n,Wait(3600)
 exten => _106X,1,UserEvent(LabAgentRang,Call: ${{LAB_CALL}},Agent: ${{EXTEN}})
  same => n,Busy(5)
+
+; citizens called back (callbacks.trunk Local/${{NUMBER}}@lab-citizen): 9XXX answer and talk 1 s, 8XXX never answer
+[lab-citizen]
+exten => _9XXX,1,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+exten => _8XXX,1,Ringing()
+ same => n,Wait(3600)
 """
 
 
