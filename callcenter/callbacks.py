@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from asterisk.ami.codec import Message
 from config.models.services import CallbacksConfig
@@ -207,3 +209,19 @@ class CallbackDialer:
                 self.stats.store_errors += 1
         return {"pending": len(self.open), "answered": self._done.get("answered", 0),
                 "failed": self._done.get("failed", 0)}
+
+
+class CallbackCollector:
+    """/metrics: callbacks waiting to be dialled, and what the dialler did since the start."""
+
+    def __init__(self, dialer: CallbackDialer) -> None:
+        self.dialer = dialer
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.dialer.stats
+        yield GaugeMetricFamily("callcenter_callbacks_pending", "Callbacks still to dial (queued or waiting for a "
+                                "retry)", value=len(self.dialer.open))
+        counted = CounterMetricFamily("callcenter_callbacks", "Callbacks by what happened", labels=["result"])
+        for name in ("requested", "attempts", "answered", "failed", "originate_failures", "store_errors"):
+            counted.add_metric([name], getattr(s, name))
+        yield counted

@@ -32,7 +32,7 @@ from asterisk.agi.server import AgiServer
 from asterisk.ami.client import AmiClient
 from asterisk.ami.codec import Message
 from callcenter.autopilot import Autopilot, AutoReadyTimer, RosterTimer
-from callcenter.callbacks import CallbackDialer
+from callcenter.callbacks import CallbackCollector, CallbackDialer
 from callcenter.callflow import CallFlow, DaemonStats, OfferClock, Outgoing
 from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
@@ -147,6 +147,7 @@ class Daemon:
                                         feed=self.flow.feed, originate=self._originate_fields, now=self.clock.now,
                                         tz=cfg.centre.timezone)
         self.flow.place_callback, self.flow.callback_requested = self.callbacks.place, self.callbacks.request
+        self.registry.register(CallbackCollector(self.callbacks))
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self._on_menu)
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
