@@ -104,6 +104,10 @@ class CallbackStore:
             rows = conn.execute(select(TABLE).where(TABLE.c.state.in_(OPEN_STATES)).order_by(TABLE.c.entered_at))
             return [_row(r) for r in rows]
 
+    def all(self) -> list[Callback]:
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(select(TABLE).order_by(TABLE.c.id))]
+
     def get(self, cb_id: int) -> Callback | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(TABLE).where(TABLE.c.id == cb_id)).first()

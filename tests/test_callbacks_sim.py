@@ -1,0 +1,57 @@
+"""Callbacks (预约回电) end to end over real TCP: a caller chooses a callback in the IVR of the PBX simulator,
+the daemon keeps it, and when an agent is free it originates the agent's phone into [cc-callback-dial], which
+dials the citizen (asterisk/sim/callback.py plays the events as recorded from Asterisk 22)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from callcenter.demo import override
+from config.loader import load_config
+from records.callbacks import Callback, CallbackStore
+from tests.pair import EXAMPLE, Pair, running_pair
+
+
+async def _rows(pair: Pair, state: str, within: float = 30) -> list[Callback]:
+    store = CallbackStore(create_engine(pair.cfg.database.url))
+    async with asyncio.timeout(within):
+        while True:
+            done = [r for r in store.all() if r.state == state]
+            if done:
+                return done
+            await asyncio.sleep(0.1)
+
+
+async def test_an_ivr_callback_is_dialled_and_answered(tmp_path: Path) -> None:
+    async with running_pair(tmp_path) as pair:
+        call = await pair.sim.place_call("13800138000", dtmf=["1", "8", "13912345678#"],
+                                          patience=900, talk=5)  # long prompts at 200x: no early hang-up
+        await pair.sim.wait_call(call)
+        (row,) = await _rows(pair, "answered")
+        assert (row.number, row.queue, row.attempts, row.call_id) == ("13912345678", "general", 1, call)
+        assert row.agent_id is not None and row.answered_at is not None
+        snap = pair.daemon.snapshot()
+        assert snap["callbacks"] == {"pending": 0, "answered": 1, "failed": 0}
+        await pair.settle()
+        # the callback's own channels (agent leg, citizen leg) are no citizen's call: one record, the IVR call
+        assert pair.daemon.store.count() == 1
+        metrics = pair.daemon.metrics_text()[0].decode()
+        assert 'callcenter_callbacks_total{result="answered"} 1.0' in metrics
+
+
+async def test_a_callback_nobody_answers_is_retried_then_given_up(tmp_path: Path) -> None:
+    cfg = load_config(EXAMPLE, environ={})
+    cfg = cfg.model_copy(update={"callbacks": cfg.callbacks.model_copy(update={"interval_seconds": 300.0})})
+    no_answer = {"endpoints": {"PJSIP/13912345678@trunk": {"no_answer_rate": 1.0}}}
+    async with running_pair(tmp_path, cfg=override(cfg), sim_changes=no_answer) as pair:
+        call = await pair.sim.place_call("13800138000", dtmf=["1", "8", "13912345678#"],
+                                          patience=900, talk=5)  # long prompts at 200x: no early hang-up
+        await pair.sim.wait_call(call)
+        (row,) = await _rows(pair, "failed", within=60)
+        assert (row.attempts, row.last_result, row.answered_at) == (3, "NOANSWER", None)
+        assert row.last_attempt_at is not None and row.requested_at is not None
+        assert row.last_attempt_at - row.requested_at >= timedelta(seconds=600)  # two intervals
