@@ -8,7 +8,10 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
+
+from callcenter.web.screenshot import WALL_SIZE, chromium
 
 from callcenter.demo import override
 from config.loader import load_config
@@ -41,6 +44,32 @@ async def test_an_ivr_callback_is_dialled_and_answered(tmp_path: Path) -> None:
         assert pair.daemon.store.count() == 1
         metrics = pair.daemon.metrics_text()[0].decode()
         assert 'callcenter_callbacks_total{result="answered"} 1.0' in metrics
+        assert "callcenter_callbacks_pending 0.0" in metrics
+
+
+@pytest.mark.browser
+async def test_the_wallboard_shows_callbacks_pending_and_done(tmp_path: Path) -> None:
+    cfg = load_config(EXAMPLE, environ={})
+    cfg = cfg.model_copy(update={"callbacks": cfg.callbacks.model_copy(update={"attempts": 1})})
+    no_answer = {"endpoints": {"PJSIP/13912345678@trunk": {"no_answer_rate": 1.0}}}
+    async with running_pair(tmp_path, cfg=override(cfg), sim_changes=no_answer) as pair:
+        for number in ("13912345678", "13912345679"):
+            call = await pair.sim.place_call("13800138000", dtmf=["1", "8", f"{number}#"], patience=900, talk=5)
+            await pair.sim.wait_call(call)
+        await _rows(pair, "failed")
+        await _rows(pair, "answered")
+        async with chromium() as browser:
+            page = await browser.new_page(viewport=WALL_SIZE)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"http://127.0.0.1:{pair.daemon.web_port}/")
+            # (not screenshot.wait_rendered: no call reached an agent, so the rate stays "—")
+            await page.wait_for_function("() => document.getElementById('callbacks-failed').textContent === '1'")
+            shown = [str(await page.locator(sel).first.text_content()).strip() for sel in
+                     ("#callbacks-pending", "#callbacks-answered", "#callbacks-failed")]
+            labels = await page.locator(".kpi .label").all_text_contents()
+    assert shown == ["0", "1", "1"] and errors == []
+    assert "待回电" in labels and "今日已回电" in labels  # the example's language is zh
 
 
 async def test_a_callback_nobody_answers_is_retried_then_given_up(tmp_path: Path) -> None:

@@ -48,6 +48,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_hour_risk": "Next hour at risk: expected connection rate",
         "loading": "Loading…",
         "seconds_suffix": " s",
+        "callbacks_pending": "Callbacks to make",
+        "callbacks_answered": "Called back today",
+        "callbacks_failed": "Not reached:",
     },
     "zh": {
         "html_lang": "zh-CN",
@@ -85,6 +88,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_hour_risk": "未来一小时接通率预计低于目标：",
         "loading": "加载中…",
         "seconds_suffix": " 秒",
+        "callbacks_pending": "待回电",
+        "callbacks_answered": "今日已回电",
+        "callbacks_failed": "未接通：",
     },
 }
 
