@@ -17,9 +17,15 @@ from asterisk.ami.codec import Message
 from callcenter.callbacks import CallbackDialer
 from config.models.services import CallbacksConfig
 from queueing import CallState
+from records import callbacks as callbacks_table
+from records import migrate
 from records.callbacks import CallbackStore
+from records.store import Store
+from tests.alembic_check import empty_db, table_names, upgraded
 from tests.engine_kit import t
 from tests.test_callflow import Flow
+
+__all__ = ["empty_db"]  # the fixture, imported for pytest
 
 
 @pytest.fixture
@@ -123,3 +129,17 @@ async def test_no_callback_is_dialled_outside_the_hours(f: Flow, tmp_path: Path)
     d.tick()
     await asyncio.sleep(0)
     assert len(sent) == 1
+
+
+def test_alembic_builds_the_callbacks_table_as_declared(empty_db: str) -> None:
+    indexes = upgraded(empty_db, ("callbacks",), callbacks_table.metadata)
+    assert {"ix_callbacks_state", "ix_callbacks_finished_at"} <= indexes["callbacks"]
+    with Store(empty_db, create=False) as store:
+        book = CallbackStore(store.engine)
+        cb = book.add("c1", "13900000000", "general", t(0), t(0))
+        cb.state, cb.attempts, cb.finished_at = "failed", 3, t(50)
+        book.save(cb)
+        assert book.open() == [] and book.finished_since(t(0)) == {"failed": 1}
+        assert "13900000000" not in repr(cb)  # the citizen's number stays out of logs
+    migrate.downgrade(empty_db, "0007")
+    assert "callbacks" not in table_names(empty_db)

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from callcenter.web.screenshot import WALL_SIZE, chromium
-
 from callcenter.demo import override
+from callcenter.web.screenshot import WALL_SIZE, chromium
 from config.loader import load_config
 from records.callbacks import Callback, CallbackStore
 from tests.pair import EXAMPLE, Pair, running_pair
