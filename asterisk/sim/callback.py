@@ -120,9 +120,10 @@ class CallbackOriginate:
         device, _, _ = dial.partition("@")
         citizen = self._channel(device or dial, "cc-callback-out", device.rsplit("/", 1)[-1])
         self.pbx.emit(ev.dial_begin(agent, citizen, dial.split("/", 1)[-1]))
-        self._state(citizen, ev.STATE_RINGING)
-        self.pbx.emit(ev.dial_state(agent, citizen, "RINGING"))
         what, delay = _decide(self.pbx, dial, self.n)
+        if what != "answer" or delay > 0:  # a phone that answers at once never says it rings (as recorded)
+            self._state(citizen, ev.STATE_RINGING)
+            self.pbx.emit(ev.dial_state(agent, citizen, "RINGING"))
         if what == "busy":
             self.pbx.emit(ev.dial_end(agent, citizen, "BUSY"))
             self._hangup(citizen, 17)
