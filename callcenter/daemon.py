@@ -143,7 +143,7 @@ class Daemon:
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
-                               manual_agents=self.manual_agents)
+                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
                              state_dir=state_dir, more_routes=self.incidents.routes)
@@ -197,6 +197,7 @@ class Daemon:
                 *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
                 tg.create_task(self.screenpop.run(), name="screenpop"),
+                tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"),
                 tg.create_task(self.ticket_timers.run(), name="ticket-timers"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
             ]

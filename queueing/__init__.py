@@ -25,6 +25,7 @@ from .errors import (
     UnknownCall,
     UnknownEvent,
     UnknownQueue,
+    WrongAgentState,
     WrongCallState,
 )
 from .events import (
@@ -39,6 +40,7 @@ from .events import (
     CallTransferred,
     Event,
     EventError,
+    ExtendWrapUp,
     ForceAgentState,
     MoveCall,
     OfferAnswered,
@@ -87,6 +89,7 @@ __all__ = [
     "EscalationStep",
     "Event",
     "EventError",
+    "ExtendWrapUp",
     "Fallback",
     "ForceAgentState",
     "IllegalCallTransition",
@@ -113,6 +116,7 @@ __all__ = [
     "UnknownEvent",
     "UnknownQueue",
     "WrapUpTimer",
+    "WrongAgentState",
     "WrongCallState",
     "allows",
     "next_call_state",
