@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ivr.model import LanguageNode, Menu, MenuNode, SetNode
+from ivr.model import DTMF_KEYS, LanguageNode, Menu, MenuNode, SetNode
 
 LANGUAGE_NAMES = {"zh": {"zh": "普通话", "en": "英语"}, "en": {"zh": "Mandarin", "en": "English"}}
 INVALID_KEY = {"zh": "按键{digits}（无效）", "en": "key {digits} (not a choice)"}
+NO_KEY = {"zh": "未按键", "en": "no key"}
 # "咨询请按1，投诉举报请按2" and "Enquiries 1, complaints 2, an agent 0."
 _ZH_PHRASE = re.compile(r"([^，。,.；;：:\s]+?)\s*请按\s*([0-9*#]+)")
 _EN_PHRASE = re.compile(r"([A-Za-z][A-Za-z' -]*?)\s+(?:press\s+)?([0-9*#]+)\b", re.IGNORECASE)
@@ -52,11 +53,13 @@ def ivr_words(menu: Menu | None, path: str, language: str, queue_labels: Mapping
     words: list[str] = []
     for step in path.split(">") if path else []:
         name, sep, digits = step.partition(":")
-        if not sep or not digits:
-            continue
+        if not sep or not digits or (not set(digits) <= DTMF_KEYS and digits != "timeout"):
+            continue  # a node passed through, or a collected value (not read out on the pop)
         node = menu.nodes.get(name) if menu is not None else None
         word = ""
-        if isinstance(node, LanguageNode):
+        if digits == "timeout":
+            word = NO_KEY[lang]
+        elif isinstance(node, LanguageNode):
             picked = next((c.language for c in node.choices if c.digits == digits), "")
             word = LANGUAGE_NAMES[lang].get(picked, picked)
         elif isinstance(node, MenuNode):
@@ -64,5 +67,7 @@ def ivr_words(menu: Menu | None, path: str, language: str, queue_labels: Mapping
             if target is not None:
                 word = prompt_phrases(node.prompt.for_language(lang).text).get(digits, "") \
                     or _behind(menu, target, labels) or target  # type: ignore[arg-type]
-        words.append(word or INVALID_KEY[lang].format(digits=digits))
+        word = word or INVALID_KEY[lang].format(digits=digits)
+        if not words or words[-1] != word:  # three timeouts in a row read as one
+            words.append(word)
     return words
