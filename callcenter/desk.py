@@ -124,6 +124,7 @@ def ticket_choices(service: TicketService, language: str, timezone: str = "UTC")
         "topics": dict(cfg.topic_names(language)),
         "districts": {d.code: d.name(language) for d in service.directory if d.group == "county"},
         "departments": {d.code: d.name(language) for d in service.directory if d.group in DISPATCH_GROUPS},
+        "department_names": {d.code: d.name(language) for d in service.directory},  # the pop's open tickets
         # the searchable picker: one group per kind of unit, as the directory has them
         "department_groups": [
             {"group": g, "label": GROUP_NAMES["en" if language == "en" else "zh"][g],
@@ -146,6 +147,7 @@ class DeskBackend(Protocol):
     async def call_control(self, agent_id: str, action: str, target: str) -> dict[str, Any]: ...
     def extend_wrapup(self, agent_id: str, seconds: int) -> dict[str, Any]: ...
     def heartbeat(self, agent_id: str) -> None: ...
+    def page_options(self) -> dict[str, Any]: ...
     def agents(self) -> list[dict[str, Any]]: ...
 
 
@@ -283,6 +285,12 @@ class DaemonDesk:
             st, reason = self.flow.engine.agent_state(str(a.id))
             out.append({"agent_id": str(a.id), "name": a.name, "state": st.value, "reason": reason})
         return out
+
+    def page_options(self) -> dict[str, Any]:
+        """What the page needs of the configuration: queue names, its heartbeat's pace."""
+        lang = self.cfg.centre.language
+        return {"queues": {q.name: q.label(lang) for q in self.cfg.queues},
+                "heartbeat_seconds": self.cfg.web.desk_heartbeat_seconds}
 
     # -- the desk page's heartbeat
     def heartbeat(self, agent_id: str) -> None:

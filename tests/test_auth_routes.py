@@ -72,6 +72,9 @@ class FakeDesk:
     def heartbeat(self, agent_id: str) -> None:
         self.commands.append((agent_id, "heartbeat", "", ""))
 
+    def page_options(self) -> dict[str, Any]:
+        return {"queues": {"general": "综合咨询"}, "heartbeat_seconds": 45}
+
 
 def users() -> UserDirectory:
     return UserDirectory([

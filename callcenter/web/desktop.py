@@ -64,6 +64,7 @@ from callcenter.web.auth import (
 )
 from callcenter.web.errors import WebError
 from callcenter.web.sse import KEEPALIVE_SECONDS, RETRY_MS, StreamRegistry, sse_event
+from callcenter.web.tickets_labels import STATES, lang
 
 log = logging.getLogger("callcenter.desktop")
 
@@ -454,6 +455,8 @@ class DeskRoutes:
             "handoff": HANDOFF_NUMBERS,
             "transfer": TRANSFER_TARGETS,
             **self.form_choices,
+            **self.backend.page_options(),
+            "ticket_states": STATES[lang(self.language)],
             "tickets_api": self.backend.tickets_api and self.choices is not None,
         })
 
