@@ -128,6 +128,8 @@ class CallFlow:
         self.endpoints = endpoints
         self.queue_names = list(queue_names)
         self.send, self.recorded, self.ringing = send, recorded, ringing
+        #: an agent's phone answered a call (the desk: a held caller's ring-back is picked up)
+        self.answered: Callable[[str, datetime], None] = lambda _c, _t: None
         self.stats = stats or DaemonStats()
         self.now = now
         self.tracker = CallTracker()
@@ -198,6 +200,7 @@ class CallFlow:
         self.ringing(f.uniqueid, f.dest_channel, f.at)
 
     def _agent_answered(self, f: AgentAnswered) -> None:
+        self.answered(f.uniqueid, f.at)
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
             return

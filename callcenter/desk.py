@@ -158,6 +158,7 @@ class ActiveCall:
     agent_channel: str
     queue: str | None
     held_until: datetime | None = None  # parked by the agent: the PBX rings them back then
+    ringing_back: bool = False  # the held caller rings the agent again (taken back, or the hold ran out)
 
 
 class DaemonDesk:
@@ -186,9 +187,11 @@ class DaemonDesk:
         lang = cfg.centre.language
         labels = {q.name: q.label(lang) for q in cfg.queues}
         back = self.calls.get(entry.offer_agent)
-        if back is not None and back.call_id == call_id and back.held_until is not None:
+        again = back is not None and back.call_id == call_id
+        if again and back is not None and back.held_until is not None:
             self._publish_hold(entry.offer_agent, back, held=False)  # the held caller rings again
-        self.calls[entry.offer_agent] = ActiveCall(call_id, entry.channel, agent_channel, entry.queue)
+        self.calls[entry.offer_agent] = ActiveCall(call_id, entry.channel, agent_channel, entry.queue,
+                                                   ringing_back=again)
         words = ivr_words(self.menu() if self.menu else None, entry.ivr_path, lang, labels)
         self.screenpop.ringing(RingingCall(
             call_id=call_id, agent_id=entry.offer_agent, caller_number=entry.caller_number,
@@ -196,6 +199,13 @@ class DaemonDesk:
             queue=entry.queue, queue_label=labels.get(entry.queue or "", ""), queued_at=entry.queued_at,
             rang_at=at, offers=entry.offers, ivr_words=tuple(words),
         ))
+
+    def answered(self, call_id: str, at: datetime) -> None:
+        """An agent's phone answered: a ring-back (same call, agent still on it) is a talk again."""
+        for agent_id, call in self.calls.items():
+            if call.call_id == call_id and call.ringing_back:
+                call.ringing_back = False
+                self.hub.publish(agent_id, "talk", {"type": "talk", "call_id": call_id})
 
     def state_changed(self, cmd: AgentStateChanged) -> None:
         agent_id, state = cmd.agent_id, cmd.new.value
@@ -262,8 +272,8 @@ class DaemonDesk:
             if not held:
                 raise DeskError(409, "not_held", "the call is not on hold")
             target = agent_id
-        elif action == "hangup":
-            target = call.caller_channel if held else call.agent_channel
+        elif action == "hangup":  # while held or ringing back there is no agent leg to end: end the caller's
+            target = call.caller_channel if held or call.ringing_back else call.agent_channel
         elif held:
             raise DeskError(409, "on_hold", "the caller is on hold: take them back first")
         actions = control_actions(action, target, caller_channel=call.caller_channel, agent_channel=call.agent_channel)
@@ -290,6 +300,7 @@ class DaemonDesk:
         """What the page needs of the configuration: queue names, its heartbeat's pace."""
         lang = self.cfg.centre.language
         return {"queues": {q.name: q.label(lang) for q in self.cfg.queues},
+                "agents": {str(a.id): a.name for a in self.cfg.agents},
                 "heartbeat_seconds": self.cfg.web.desk_heartbeat_seconds}
 
     # -- the desk page's heartbeat

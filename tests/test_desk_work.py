@@ -36,6 +36,7 @@ from tests.test_desktop_browser import CALLER, desk_config
 from tests.test_desktop_transfer import answered_at_desk, signed_in, until
 
 GUARD = 30.0  # s, against a hang only
+PHONES = {"endpoints": {"PJSIP/1001": {"answer_delay": 2.0}}}  # the agent at the desk answers every ring
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
@@ -52,7 +53,7 @@ def agent_state(pair: Pair) -> tuple[str, str]:
 
 
 async def test_a_held_caller_is_taken_back_with_the_same_call_and_the_ticket_is_filed(tmp_path: Path) -> None:
-    async with running_pair(tmp_path, cfg=desk_config(), speed=10) as pair:
+    async with running_pair(tmp_path, cfg=desk_config(), speed=10, sim_changes=PHONES) as pair:
         base = f"http://127.0.0.1:{pair.daemon.web_port}"
         async with httpx.AsyncClient(base_url=base) as http:
             headers = await signed_in(http)
@@ -113,7 +114,7 @@ def viewer() -> Any:
 
 
 async def test_wrap_up_is_extended_then_finished_early(tmp_path: Path) -> None:
-    async with running_pair(tmp_path, cfg=desk_config(), speed=10) as pair:
+    async with running_pair(tmp_path, cfg=desk_config(), speed=10, sim_changes=PHONES) as pair:
         base = f"http://127.0.0.1:{pair.daemon.web_port}"
         async with httpx.AsyncClient(base_url=base) as http:
             headers = await signed_in(http)
@@ -147,7 +148,7 @@ async def beat(http: httpx.AsyncClient, headers: dict[str, str], seconds: float)
 
 
 async def test_a_desk_without_heartbeat_makes_its_agent_not_ready_but_never_cuts_a_call(tmp_path: Path) -> None:
-    async with running_pair(tmp_path, cfg=heartbeat_config(5), speed=10) as pair:
+    async with running_pair(tmp_path, cfg=heartbeat_config(5), speed=10, sim_changes=PHONES) as pair:
         base = f"http://127.0.0.1:{pair.daemon.web_port}"
         async with httpx.AsyncClient(base_url=base) as http:
             headers = await signed_in(http)
@@ -177,7 +178,7 @@ async def test_a_desk_without_heartbeat_makes_its_agent_not_ready_but_never_cuts
 
 async def test_agents_without_a_desk_page_are_left_alone(tmp_path: Path) -> None:
     """The autopilot's agents (and API clients that never beat) are never made not ready for it."""
-    async with running_pair(tmp_path, cfg=heartbeat_config(5), speed=10) as pair:
+    async with running_pair(tmp_path, cfg=heartbeat_config(5), speed=10, sim_changes=PHONES) as pair:
         ready = {a for a in pair.daemon.desk.heard}
         assert ready == set()
         assert pair.daemon.desk.check_desks(time.monotonic() + 3600) == []

@@ -29,6 +29,7 @@ const Alerts = (() => {
   function ring(title, body) {
     stop();
     document.body.dataset.ringing = "1";
+    document.body.dataset.rings = String(Number(document.body.dataset.rings || 0) + 1);
     burst();
     let rings = 0;
     ringTimer = setInterval(() => { if (++rings >= 10) stop(); else burst(); }, 3000);  // 30 s at most

@@ -179,6 +179,7 @@ const Form = (() => {
       const text = d.number + " " + (dispatch && department ? t("dispatched") : t("saved"));
       const li = document.createElement("li");
       li.textContent = text;
+      for (const none of el("saved-list").querySelectorAll(".none")) none.remove();
       el("saved-list").prepend(li);
       if (here()) { result(text, "saved"); el("ticket").dataset.number = d.number; suggest(d.number); }
       listDrafts();

@@ -108,8 +108,8 @@ function showHistory(h) {
     const tr = document.createElement("tr");
     tr.className = "history-row";
     const queue = (OPTIONS.queues || {})[c.queue] || c.queue || "—";
-    for (const v of [localTime(c.ended_at, true), queue, t("o_" + c.outcome), c.agent_id || "—",
-      duration(c.talk_seconds)]) cell(tr, v);
+    const agent = c.agent_id ? ((OPTIONS.agents || {})[c.agent_id] || "") + " (" + c.agent_id + ")" : "—";
+    for (const v of [localTime(c.ended_at, true), queue, t("o_" + c.outcome), agent]) cell(tr, v);
     rows.appendChild(tr);
   }
 }
@@ -146,6 +146,7 @@ function connect() {
   es.addEventListener("state", (ev) => showState(JSON.parse(ev.data)));
   es.addEventListener("offer", (ev) => showOffer(JSON.parse(ev.data)));
   es.addEventListener("hold", (ev) => showHold(JSON.parse(ev.data)));
+  es.addEventListener("talk", () => { $("pop-status").textContent = t("talking"); $("pop").classList.remove("ringing"); });
 }
 
 async function setState(state, reason) {
