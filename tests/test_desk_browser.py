@@ -133,10 +133,17 @@ async def test_agent_takes_a_call_holds_it_files_the_ticket_and_finds_it_in_the_
                 assert await page.input_value(field) == "", field
             assert await page.input_value("#t-content") == "来电人反映："
             await state_is(page, "on_call")
+            await page.fill("#t-content", "来电人反映路灯不亮")  # typed, never saved
             await page.click("#hangup")
             await state_is(page, "wrap_up")
             await page.click("#wrapup-finish")
             await state_is(page, "ready")
+            # Not dropped: after a reload the unsaved draft is listed, and resumed in one click.
+            await page.reload()
+            await state_is(page, "ready")
+            await page.click("#drafts button.resume")
+            assert await page.input_value("#t-call") == second
+            assert await page.input_value("#t-content") == "来电人反映路灯不亮"
 
             # The ticket in the tickets workspace.
             work = await context.new_page()

@@ -224,5 +224,12 @@ const Form = (() => {
     listDrafts();
   }
 
-  return {init, open, save, sendPending, persist, get callId() { return callId; }};
+  function forget() {  // signing out: the drafts (citizens' details) do not stay on a shared PC
+    const left = all();
+    if (left.length && !window.confirm(t("drafts_forget", {n: left.length}))) return false;
+    for (const d of left) localStorage.removeItem(key(d.call_id));
+    return true;
+  }
+
+  return {init, open, save, sendPending, persist, forget, get callId() { return callId; }};
 })();

@@ -189,7 +189,11 @@ async function main() {
   const talking = () => TALKING.has($("state").dataset.state);
   $("ticket-form").addEventListener("submit", (ev) => { ev.preventDefault(); Form.save(false, talking()); });
   $("t-dispatch").addEventListener("click", () => Form.save(true, talking()));
-  $("logout").addEventListener("click", async () => { await api("POST", "/logout"); location.href = "/login"; });
+  $("logout").addEventListener("click", async () => {
+    if (!Form.forget()) return;
+    await api("POST", "/logout");
+    location.href = "/login";
+  });
   Alerts.askPermission($("alerts"));
   Alerts.heartbeat(() => api("POST", "/api/desk/heartbeat"), OPTIONS.heartbeat_seconds || 45);
   const st = await api("GET", "/api/desk/state");
