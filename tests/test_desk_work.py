@@ -16,8 +16,6 @@ import httpx
 import pytest
 
 from callcenter.ivr_service import IvrService
-from callcenter.ivr_words import ivr_words
-from callcenter.screenpop import caller_name
 from queueing import (
     AgentLoggedIn,
     AgentReady,
@@ -25,10 +23,8 @@ from queueing import (
     CallQueued,
     CancelTimer,
     EventError,
-    ExtendWrapUp,
     OfferAnswered,
     StartTimer,
-    WrongAgentState,
 )
 from queueing.harness import Harness
 from tests.pair import EXAMPLE, Pair, running_pair
@@ -188,6 +184,8 @@ async def test_agents_without_a_desk_page_are_left_alone(tmp_path: Path) -> None
 
 
 def test_the_ivr_path_reads_in_words(tmp_path: Path) -> None:
+    from callcenter.ivr_words import ivr_words  # new here: imported inside, so that each test fails on its own
+    from callcenter.screenpop import caller_name
     from config.loader import load_config
 
     cfg = load_config(EXAMPLE, environ={})
@@ -201,7 +199,7 @@ def test_the_ivr_path_reads_in_words(tmp_path: Path) -> None:
 
 
 def test_extend_wrapup_replaces_the_wrap_up_timer() -> None:
-    from queueing import AgentSpec, Engine, EngineConfig, QueueSpec
+    from queueing import AgentSpec, Engine, EngineConfig, ExtendWrapUp, QueueSpec, WrongAgentState
 
     cfg = EngineConfig(queues=(QueueSpec("q", wrapup_seconds=20),), agents=(AgentSpec("a1", ("q",)),))
     h = Harness(Engine(cfg), T0)
