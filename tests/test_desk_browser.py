@@ -79,6 +79,7 @@ async def test_agent_takes_a_call_holds_it_files_the_ticket_and_finds_it_in_the_
             assert "已接通" in row and "09:00" in row and "01:00" not in row and "综合咨询" in row
             await state_is(page, "on_call")
             assert await page.get_attribute("body", "data-ringing") is None
+            assert await page.text_content("#transfer-target option[value='8101']") == "住建局"  # no English on zh
 
             await page.select_option("#t-topic", "utilities.water")
             await page.select_option("#t-district", "xihu")

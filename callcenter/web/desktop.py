@@ -452,8 +452,8 @@ class DeskRoutes:
         """
         return JSONResponse({
             "not_ready_reasons": list(AGENT_REASONS),
-            "handoff": HANDOFF_NUMBERS,
-            "transfer": TRANSFER_TARGETS,
+            "handoff": in_language(HANDOFF_NUMBERS, self.language),
+            "transfer": in_language(TRANSFER_TARGETS, self.language),
             **self.form_choices,
             **self.backend.page_options(),
             "ticket_states": STATES[lang(self.language)],
@@ -467,6 +467,15 @@ class DeskRoutes:
           200: {description: agents}
         """
         return JSONResponse({"agents": self.backend.agents()})
+
+
+def in_language(labels: Mapping[str, str], language: str) -> dict[str, str]:
+    """'住建局 Housing' -> 住建局 on a zh page, Housing on an en one (the call-control tables are bilingual)."""
+    out = {}
+    for key, label in labels.items():
+        zh, _, en = label.partition(" ")
+        out[key] = (en or zh) if language == "en" else zh
+    return out
 
 
 @contextlib.contextmanager
