@@ -146,7 +146,7 @@ class Daemon:
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
                                manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu)
         self.flow.ringing = self.desk.ringing  # the screen-pop
-        self.flow.answered = self.desk.answered  # a held caller's ring-back picked up
+        self.flow.answered, self.flow.ring_back_failed = self.desk.answered, self.desk.ring_back_failed  # held callers
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
                              state_dir=state_dir, more_routes=self.incidents.routes)
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None

@@ -157,7 +157,8 @@ class ActiveCall:
     caller_channel: str
     agent_channel: str
     queue: str | None
-    held_until: datetime | None = None  # parked by the agent: the PBX rings them back then
+    held: bool = False  # parked by the agent, or waiting in [cc-hold] after a ring-back nobody answered
+    held_until: datetime | None = None  # parked: the PBX rings the agent back then
     ringing_back: bool = False  # the held caller rings the agent again (taken back, or the hold ran out)
 
 
@@ -188,7 +189,7 @@ class DaemonDesk:
         labels = {q.name: q.label(lang) for q in cfg.queues}
         back = self.calls.get(entry.offer_agent)
         again = back is not None and back.call_id == call_id
-        if again and back is not None and back.held_until is not None:
+        if again and back is not None and back.held:
             self._publish_hold(entry.offer_agent, back, held=False)  # the held caller rings again
         self.calls[entry.offer_agent] = ActiveCall(call_id, entry.channel, agent_channel, entry.queue,
                                                    ringing_back=again)
@@ -207,6 +208,15 @@ class DaemonDesk:
                 call.ringing_back = False
                 self.hub.publish(agent_id, "talk", {"type": "talk", "call_id": call_id})
 
+    def ring_back_failed(self, call_id: str, at: datetime) -> None:
+        """The agent did not pick a held caller's ring-back up: the caller waits in [cc-hold] with music
+        (the ACD still has them with this agent); the desk shows them held again, to take back."""
+        for agent_id, call in self.calls.items():
+            if call.call_id == call_id and call.ringing_back:
+                call.ringing_back, call.held, call.held_until = False, True, None
+                log.info("agent %s did not answer the ring-back of call %s: held again", agent_id, call_id)
+                self._publish_hold(agent_id, call, held=True)
+
     def state_changed(self, cmd: AgentStateChanged) -> None:
         agent_id, state = cmd.agent_id, cmd.new.value
         call = self.calls.get(agent_id)
@@ -217,7 +227,7 @@ class DaemonDesk:
         if state in ("ready", "not_ready", "logged_out"):
             self.calls.pop(agent_id, None)
         elif state == "wrap_up" and call is not None:
-            call.held_until = None  # the held caller hung up: nothing left to take back
+            call.held, call.held_until = False, None  # the held caller hung up: nothing left to take back
         self.screenpop.agent_state(agent_id, state, cmd.reason, cmd.at, by=cmd.by,
                                           call_id=call.call_id if call else None, wrapup_seconds=wrapup)
 
@@ -228,7 +238,7 @@ class DaemonDesk:
     def _hold_payload(call: ActiveCall, held: bool) -> dict[str, Any]:
         until = call.held_until.isoformat(timespec="seconds") if held and call.held_until else None
         return {"type": "hold", "call_id": call.call_id, "held": held, "until": until,
-                "seconds": PARK_TIMEOUT_MS // 1000}
+                "seconds": PARK_TIMEOUT_MS // 1000 if until else None}
 
     # -- DeskBackend
     def state(self, agent_id: str) -> dict[str, Any]:
@@ -237,7 +247,7 @@ class DaemonDesk:
             st, reason = self.flow.engine.agent_state(agent_id)
             last = {"agent_id": agent_id, "state": st.value, "reason": reason}
         call = self.calls.get(agent_id)
-        hold = self._hold_payload(call, True) if call is not None and call.held_until is not None else None
+        hold = self._hold_payload(call, True) if call is not None and call.held else None
         return {**last, "hold": hold}
 
     def set_state(self, agent_id: str, state: str, reason: str, by: str) -> dict[str, Any]:
@@ -267,7 +277,7 @@ class DaemonDesk:
         call = self.calls.get(agent_id)
         if call is None or not call.agent_channel:
             raise DeskError(409, "no_call", "you have no call to control")
-        held = call.held_until is not None
+        held = call.held
         if action == "retrieve":
             if not held:
                 raise DeskError(409, "not_held", "the call is not on hold")
@@ -284,7 +294,8 @@ class DaemonDesk:
                 log.warning("call control %s failed: %s", name, exc)
                 raise DeskError(502, "pbx_refused", f"the PBX refused {name}") from None
         if action in ("hold", "retrieve"):
-            call.held_until = self.now() + timedelta(milliseconds=PARK_TIMEOUT_MS) if action == "hold" else None
+            call.held = action == "hold"
+            call.held_until = self.now() + timedelta(milliseconds=PARK_TIMEOUT_MS) if call.held else None
             self._publish_hold(agent_id, call, held=action == "hold")
         return {"ok": True, "action": action, "target": "" if action in ("retrieve", "hangup") else target,
                 "call_id": call.call_id}

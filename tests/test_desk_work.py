@@ -216,3 +216,44 @@ def test_extend_wrapup_replaces_the_wrap_up_timer() -> None:
     assert isinstance(out[1], StartTimer) and out[1].due == T0 + timedelta(seconds=130)
     with pytest.raises(EventError):
         ExtendWrapUp(T0, "a1", 0)
+
+
+async def test_a_ring_back_nobody_answers_leaves_the_caller_held_to_take_back(tmp_path: Path) -> None:
+    from asterisk.sim.config import EndpointBehaviour
+
+    async with running_pair(tmp_path, cfg=desk_config(), speed=10, sim_changes=PHONES) as pair:
+        base = f"http://127.0.0.1:{pair.daemon.web_port}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            headers = await signed_in(http)
+            call_id = await answered_at_desk(pair, http, headers)
+            truth = pair.sim.ledger[call_id]
+            phones = pair.sim.config.endpoints  # the running calls read the same mapping
+            with pair.daemon.screenpop.hub.subscribe("1001") as sub:
+                seen: list[tuple[str, dict[str, Any]]] = []
+
+                def kinds(kind: str) -> list[dict[str, Any]]:
+                    seen.extend(drain(sub))
+                    return [p for k, p in seen if k == kind]
+
+                assert (await http.post("/api/desk/call", json={"action": "hold"}, headers=headers)).status_code == 200
+                await until(lambda: truth.transfers != [])
+                phones["PJSIP/1001"] = EndpointBehaviour(no_answer_rate=1.0)  # the agent stepped away
+                assert (await http.post("/api/desk/call", json={"action": "retrieve"},
+                                        headers=headers)).status_code == 200
+                await until(lambda: len(truth.offers) == 2 and truth.offers[1].result == "NOANSWER")
+                await until(lambda: [h["held"] for h in kinds("hold")] == [True, False, True])
+                assert agent_state(pair) == ("on_call", "")  # still the agent's call: no failed offer, no new one
+                assert pair.daemon.stats.engine_errors == 0
+                state = (await http.get("/api/desk/state", headers=headers)).json()
+                assert state["hold"]["held"] is True and state["hold"]["until"] is None
+
+                phones["PJSIP/1001"] = EndpointBehaviour(answer_delay=2.0)  # back at the desk: take the caller back
+                assert (await http.post("/api/desk/call", json={"action": "retrieve"},
+                                        headers=headers)).status_code == 200
+                await until(lambda: kinds("talk") != [])
+            assert truth.outcome is None
+            assert (await http.post("/api/desk/call", json={"action": "hangup"}, headers=headers)).status_code == 200
+            await until(lambda: agent_state(pair)[0] == "wrap_up")
+            await pair.settle(within=GUARD)
+    record = pair.daemon.store.get(call_id)
+    assert record is not None and record.outcome.value == "answered" and record.agent_id == "1001"

@@ -81,8 +81,8 @@ function showHold(h) {
   $("pop").classList.toggle("held", held);
   if (!held) return;
   $("pop-status").textContent = t("held");
-  const left = h.until ? (new Date(h.until) - Date.now()) / 1000 : h.seconds;
-  let s = Math.max(0, Math.round(left));
+  if (!h.until) { $("hold-left").textContent = t("hold_music"); return; }  // a ring-back nobody answered
+  let s = Math.max(0, Math.round((new Date(h.until) - Date.now()) / 1000));
   const tick = () => { $("hold-left").textContent = t("hold_left", {s}); s = Math.max(0, s - 1); };
   tick();
   holdTimer = setInterval(tick, 1000);
