@@ -5,7 +5,9 @@ Routes (all JSON but the pages; roles checked by `auth.requires`):
     GET  /login, POST /login, POST /logout      sign in / out (rate limited, CSRF)
     GET  /api/me                                who am I, my CSRF token               any role
     GET  /desk                                  the desktop page                      agent
-    GET  /api/desk/stream                       SSE: `state` and `offer` events        agent
+    GET  /api/desk/stream                       SSE: `state`, `offer`, `hold` (held or agent
+                                                not; until when) and `talk` (a held caller's
+                                                ring-back answered) events
     GET  /api/desk/state, POST /api/desk/state  my state; go ready / not ready(reason) agent
     POST /api/desk/call                         hold / retrieve / hang up / transfer /  agent
                                                 hand-off (AMI)

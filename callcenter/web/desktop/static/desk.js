@@ -141,7 +141,15 @@ function showOffer(p) {
 
 function connect() {
   const es = new EventSource("/api/desk/stream");
-  es.addEventListener("open", () => { $("banner-sse").hidden = true; });
+  let opened = false;
+  es.addEventListener("open", async () => {
+    $("banner-sse").hidden = true;
+    if (opened) {  // back after a break: the hold may have changed meanwhile (state and offer come on the stream)
+      const st = await api("GET", "/api/desk/state");
+      if (st.ok) showHold(st.data.hold);
+    }
+    opened = true;
+  });
   es.addEventListener("error", () => { $("banner-sse").hidden = false; });
   es.addEventListener("state", (ev) => showState(JSON.parse(ev.data)));
   es.addEventListener("offer", (ev) => showOffer(JSON.parse(ev.data)));
