@@ -44,6 +44,13 @@ def journey_config() -> Config:
                                   "web": cfg.web.model_copy(update={"desk_heartbeat_seconds": 5})})
 
 
+async def until(check: Any) -> None:
+    """Poll an async check from the test side (the pages' CSP forbids evaluating strings in them)."""
+    async with asyncio.timeout(GUARD / 1000):
+        while not await check():  # noqa: ASYNC110 (the page changes in the browser)
+            await asyncio.sleep(0.05)
+
+
 async def state_is(page: Any, state: str) -> None:
     await page.wait_for_selector(f"#state[data-state={state}]")
 
@@ -121,14 +128,14 @@ async def test_agent_takes_a_call_holds_it_files_the_ticket_and_finds_it_in_the_
 
             # Wrap-up: 60 s more, then finished early.
             await page.click("#wrapup-extend")
-            await page.wait_for_function("Number(document.querySelector('#wrapup-left').textContent) > 50")
+            await until(lambda: wrapup_left(page, 50))
             assert pair.daemon.engine.agent_state("1001")[0].value == "wrap_up"
             await page.click("#wrapup-finish")
             await state_is(page, "ready")
 
             # The next caller (no name) finds a clear form: nothing of the last one's district or department.
             second = await pair.sim.place_call("13900002222", dtmf="1", talk=600)
-            await page.wait_for_function(f"document.querySelector('#t-call').value === '{second}'")
+            await until(lambda: form_for(page, second))
             assert await page.text_content("#pop-name") == "未知来电人"
             for field in ("#t-district", "#t-department", "#t-township", "#t-address", "#t-contact", "#t-topic"):
                 assert await page.input_value(field) == "", field
@@ -167,6 +174,14 @@ async def test_agent_takes_a_call_holds_it_files_the_ticket_and_finds_it_in_the_
     assert (ticket.department, ticket.state, ticket.county) == ("psu.water", "dispatched", "xihu")
     assert (ticket.township, ticket.address, ticket.contact) == ("文新街道", "文一西路8号3单元", "13900001111")
     assert errors == []
+
+
+async def wrapup_left(page: Any, above: int) -> bool:
+    return int(await page.text_content("#wrapup-left") or 0) > above
+
+
+async def form_for(page: Any, call_id: str) -> bool:
+    return bool(await page.input_value("#t-call") == call_id)
 
 
 async def test_the_desk_links_a_ticket_to_the_suggested_incident_in_one_click(tmp_path: Path) -> None:
