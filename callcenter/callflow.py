@@ -139,6 +139,10 @@ class CallFlow:
         self.endpoints = endpoints
         self.queue_names = list(queue_names)
         self.send, self.recorded, self.ringing = send, recorded, ringing
+        #: an agent's phone answered a call (the desk: a held caller's ring-back is picked up)
+        self.answered: Callable[[str, datetime], None] = lambda _c, _t: None
+        #: a held caller's ring-back was not answered (the desk shows them held again)
+        self.ring_back_failed: Callable[[str, datetime], None] = lambda _c, _t: None
         self.stats = stats or DaemonStats()
         self.now = now
         self.tracker = CallTracker()
@@ -224,6 +228,7 @@ class CallFlow:
         known = self.ledger.calls.get(f.uniqueid)
         if known is not None and known.fallback_queue:
             return  # app_queue's own Dial: its AgentConnect says who answered (_fallback_answered)
+        self.answered(f.uniqueid, f.at)
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
             return
@@ -241,6 +246,12 @@ class CallFlow:
             return
         entry = self.ledger.calls.get(f.uniqueid)
         if entry is None or entry.offer_agent is None:
+            return
+        if self.engine.call_state(f.uniqueid) is CallState.TALKING:
+            # A held caller rang their agent again and nobody answered: the caller is back in [cc-hold], still
+            # the agent's call for the ACD (no offer failed); the desk shows them held, to take back.
+            if status in DIAL_FAILURES:
+                self.ring_back_failed(f.uniqueid, f.at)
             return
         agent = entry.offer_agent
         self.ledger.offer_failed(f.uniqueid)

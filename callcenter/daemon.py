@@ -145,8 +145,9 @@ class Daemon:
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
-                               manual_agents=self.manual_agents)
+                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu)
         self.flow.ringing = self.desk.ringing  # the screen-pop
+        self.flow.answered, self.flow.ring_back_failed = self.desk.answered, self.desk.ring_back_failed  # held callers
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
                              state_dir=state_dir, more_routes=self.incidents.routes,
                              sessions=SessionStore(self.store.engine, hours=cfg.web.session_hours))
@@ -200,6 +201,7 @@ class Daemon:
                 *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
                 tg.create_task(self.screenpop.run(), name="screenpop"),
+                tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"),
                 tg.create_task(self.ticket_timers.run(), name="ticket-timers"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
             ]

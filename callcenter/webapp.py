@@ -64,7 +64,7 @@ class DaemonWeb:
 
     def _routes(self, streams: StreamRegistry) -> list[BaseRoute]:
         lang, name = self.cfg.centre.language, self.cfg.centre.name
-        choices = ticket_choices(self.tickets, lang)
+        choices = ticket_choices(self.tickets, lang, self.cfg.centre.timezone)
         return [
             *desktop_routes(self.desk, self.users, language=lang, centre_name=name, streams=streams,
                             choices=choices),

@@ -25,6 +25,7 @@ from .errors import (
     UnknownCall,
     UnknownEvent,
     UnknownQueue,
+    WrongAgentState,
     WrongCallState,
 )
 from .events import (
@@ -40,6 +41,7 @@ from .events import (
     CallTransferred,
     Event,
     EventError,
+    ExtendWrapUp,
     ForceAgentState,
     MoveCall,
     OfferAnswered,
@@ -89,6 +91,7 @@ __all__ = [
     "EscalationStep",
     "Event",
     "EventError",
+    "ExtendWrapUp",
     "Fallback",
     "ForceAgentState",
     "IllegalCallTransition",
@@ -115,6 +118,7 @@ __all__ = [
     "UnknownEvent",
     "UnknownQueue",
     "WrapUpTimer",
+    "WrongAgentState",
     "WrongCallState",
     "allows",
     "next_call_state",

@@ -34,6 +34,7 @@ from .errors import (
     NotOnShift,
     UnknownAgent,
     UnknownEvent,
+    WrongAgentState,
     WrongCallState,
 )
 from .index import WaitingCalls
@@ -79,6 +80,7 @@ class Engine(Routing):
             ev.AgentNotReady: self._on_not_ready,
             ev.AgentLoggedOut: self._on_logged_out,
             ev.ForceAgentState: self._on_force,
+            ev.ExtendWrapUp: self._on_extend_wrapup,
             ev.CallQueued: self._on_queued,
             ev.CallLeft: self._on_left,
             ev.OfferAnswered: self._on_answered,
@@ -172,6 +174,16 @@ class Engine(Routing):
             else:
                 self._index(a, e.at, out)
                 self._dispatch_agent(a, e.at, out)
+
+    def _on_extend_wrapup(self, e: ev.ExtendWrapUp, out: Out) -> None:
+        """More wrap-up time: the running wrap-up timer is replaced by one due ``seconds`` from now."""
+        a = self._agent(e.agent_id)
+        if a.state is not AgentState.WRAP_UP:
+            raise WrongAgentState(f"agent {a.id!r} is {a.state.value}, not in wrap-up")
+        if a.wrap_key is not None:
+            out.append(CancelTimer(a.wrap_key))
+        a.wrap_key = WrapUpTimer(a.id, next(self._timer_ids))
+        out.append(StartTimer(a.wrap_key, e.at + timedelta(seconds=e.seconds)))
 
     def _check_shift(self, a: AgentRecord, at: datetime) -> None:
         if self.shifts is not None and not self.shifts.ready_allowed(a.id, at):

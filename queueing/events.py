@@ -207,6 +207,19 @@ class ForceAgentState(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ExtendWrapUp(_Event):
+    """The agent asks for more wrap-up time: the wrap-up now ends ``seconds`` from ``at``."""
+
+    at: datetime
+    agent_id: str
+    seconds: float
+
+    def _check(self) -> None:
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int | float) or not 0 < self.seconds <= 3600:
+            raise EventError(f"wrap-up extension must be 0 < seconds <= 3600, got {self.seconds!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class MoveCall(_Event):
     at: datetime
     call_id: str
@@ -261,6 +274,7 @@ Event = (
     | CallTransferred
     | TimerFired
     | ForceAgentState
+    | ExtendWrapUp
     | MoveCall
     | SetCallPriority
     | CallbackRequested

@@ -66,6 +66,15 @@ class FakeDesk:
     def agents(self) -> list[dict[str, Any]]:
         return [{"agent_id": "1001", "state": "ready", "reason": ""}]
 
+    def extend_wrapup(self, agent_id: str, seconds: int) -> dict[str, Any]:
+        raise DeskError(409, "not_allowed", "not in wrap-up")
+
+    def heartbeat(self, agent_id: str) -> None:
+        self.commands.append((agent_id, "heartbeat", "", ""))
+
+    def page_options(self) -> dict[str, Any]:
+        return {"queues": {"general": "综合咨询"}, "heartbeat_seconds": 45}
+
 
 def users() -> UserDirectory:
     return UserDirectory([

@@ -119,6 +119,8 @@ class WebConfig(Section):
     session_hours: float = Field(default=12, gt=0, le=24 * 7)
     cookie_secure: bool = False  # True behind HTTPS: the session cookie is then never sent over plain HTTP
     max_body: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; a longer request body gets 413
+    # An agent whose desk page sent no heartbeat for this long is made not ready (reason desk_offline).
+    desk_heartbeat_seconds: float = Field(default=45, ge=5, le=3600)
     # Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For names the
     # client. Empty: the header is ignored and the peer's address counts (sign-in throttling, logs).
     trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
