@@ -53,7 +53,7 @@ from incidents.desk import IncidentDesk
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
-from metrics.prom import ResyncCollector
+from metrics.prom import AgiCollector, ResyncCollector
 from metrics.prom import register as register_collectors
 from queueing import AgentStateChanged, Engine
 from queueing.timerkeys import is_timer_key
@@ -132,6 +132,8 @@ class Daemon:
         self.registry.register(ResyncCollector(self.resync.stats, self.ami.stats, self.tracker))
         # Tickets (工单) on the same store; one task runs escalation and follow-up (回访) calls.
         self.tickets = TicketService.from_config(self.store, cfg)
+        # A desk ticket saved before its call's record exists gets the caller once the record is written.
+        self.writer.on_written = lambda records: self.tickets.calls_recorded(records, self.clock.now())
         self.ticket_timers = FollowUpDialer(self.tickets, cfg.tickets.followup, self._originate,
                                             now=self.clock.now, language=cfg.centre.language)
         #: after-call and follow-up survey answers onto their tickets (tickets/survey.py), off the AGI session
@@ -140,7 +142,9 @@ class Daemon:
         self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry, tickets=self.tickets)
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self.incidents.on_ivr)
-        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
+        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session,
+                             idle_timeout=cfg.agi.idle_timeout_seconds, max_connections=cfg.agi.max_connections)
+        self.registry.register(AgiCollector(self.agi.stats))
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
                                manual_agents=self.manual_agents)

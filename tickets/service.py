@@ -51,6 +51,16 @@ class TicketDraft:
     call_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """A call the daemon knows (in flight, or closed a moment ago) whose record is not in the database yet:
+    a ticket saved during the after-call survey binds to it, and the record joins when it is written."""
+
+    call_id: str
+    caller_number: str = ""
+    caller_name: str = ""
+
+
 EDITABLE = ("topic", "caller_name", "contact", "county", "township", "address", "title", "content",
             "confidential", "category")
 
@@ -187,13 +197,17 @@ class TicketService:
         seq = int(conn.execute(stmt).scalar_one())
         return f"{self.cfg.number_prefix}-{day}-{seq:06d}"
 
-    def create(self, draft: TicketDraft, actor: Viewer, at: datetime) -> TicketView:
-        """A new ticket in state `accepted`; linked to `draft.call_id` (caller pre-filled from the record)."""
+    def create(self, draft: TicketDraft, actor: Viewer, at: datetime, *,
+               pending: PendingCall | None = None) -> TicketView:
+        """A new ticket in state `accepted`; linked to `draft.call_id` (caller pre-filled from the record, or
+        from `pending` when the record is not written yet: `calls_recorded` fills what is still missing)."""
         if actor.role not in access.CENTRE | {access.Role.SYSTEM}:
             raise Forbidden(f"role {actor.role!r} cannot create tickets")
         values = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft) if f.name != "call_id"}
         if draft.call_id:
-            record = self.store.get(draft.call_id)
+            record: Any = self.store.get(draft.call_id)
+            if record is None and pending is not None and pending.call_id == draft.call_id:
+                record = pending
             if record is None:
                 raise InvalidTicket(f"no call record {draft.call_id!r}")
             values["caller_number"] = values["caller_number"] or record.caller_number
@@ -213,6 +227,28 @@ class TicketService:
         for hook in self.on_created:
             hook(view)
         return view
+
+    def calls_recorded(self, records: Sequence[Any], at: datetime) -> int:
+        """Call records just written: tickets bound to those calls get the caller's number and name they
+        lack (saved while the record was pending), with a history line. Returns the tickets changed."""
+        by_call = {r.call_id: r for r in records}
+        if not by_call:
+            return 0
+        system = Viewer(access.Role.SYSTEM, user="records")
+        query = (select(T, CALLS.c.call_id.label("bound_call")).join(CALLS, CALLS.c.ticket_id == T.c.id)
+                 .where(CALLS.c.call_id.in_(sorted(by_call)), (T.c.caller_number == "") | (T.c.caller_name == "")))
+        changed = 0
+        with self.store.engine.begin() as conn:
+            for row in list(conn.execute(query)):
+                record = by_call[row.bound_call]
+                fill = {name: getattr(record, name) for name in ("caller_number", "caller_name")
+                        if not getattr(row, name) and getattr(record, name)}
+                if fill:
+                    self._apply(conn, row, fill, at, None)
+                    self._log(conn, row.id, at, system, "record_joined", row.state, TicketState(row.state),
+                              row.department, row.bound_call)
+                    changed += 1
+        return changed
 
     def link_call(self, number: str, call_id: str, actor: Viewer, at: datetime) -> None:
         with self.store.engine.begin() as conn:

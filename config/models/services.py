@@ -46,6 +46,11 @@ class AmiConfig(Section):
 class AgiConfig(Section):
     host: str = "127.0.0.1"
     port: Port = 4573
+    # Seconds a FastAGI peer may stay silent beyond a command's own wait (a GET DATA's timeout, a Record's
+    # length): covers the longest prompt (2 min) plus 30 s. Then the connection is closed and counted.
+    idle_timeout_seconds: float = Field(default=150.0, gt=0, le=3600)
+    # FastAGI connections open at once; one more is closed at once and counted (the caller gets the fallback).
+    max_connections: int = Field(default=500, ge=1, le=100_000)
 
 
 class CdrConfig(Section):
