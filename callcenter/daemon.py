@@ -40,6 +40,7 @@ from callcenter.executor import AMI_WORKERS, AmiExecutor
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.resync import OpenCallJournal, Resyncer
+from callcenter.retention import RetentionJob, run_daily
 from callcenter.screenpop import ScreenPop, store_history_source
 from callcenter.staffing_live import run_risk
 from callcenter.survey_calls import AgiCalls
@@ -87,6 +88,8 @@ class Daemon:
         db_key = hashlib.sha256(cfg.database.url.encode()).hexdigest()[:12]
         self.writer = RecordWriter(self.store, state_dir / f"callcenter-spool-{db_key}.jsonl")
         self.journal = OpenCallJournal(state_dir / f"callcenter-open-{db_key}.jsonl")
+        #: callers' numbers and names past security.retention_days masked, daily (个人信息保护法)
+        self.retention = RetentionJob(self.store, state_dir, cfg.security.retention_days)
         self.live = LiveStats(
             target=cfg.centre.connection_rate_target,
             tz=cfg.centre.timezone,
@@ -207,6 +210,7 @@ class Daemon:
             if self._mqtt_stats is not None:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
             tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
+            tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             await self.agi.wait_listening()
             await web_started.wait()

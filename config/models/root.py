@@ -13,6 +13,7 @@ from config.models.services import (
     CentreConfig,
     DatabaseConfig,
     MqttConfig,
+    SecurityConfig,
     TwilioConfig,
     UserConfig,
     WebConfig,
@@ -67,6 +68,7 @@ class Config(Section):
     tickets: TicketsConfig = TicketsConfig()
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
+    security: SecurityConfig = SecurityConfig()
 
     @model_validator(mode="after")
     def _links(self) -> Config:

@@ -156,6 +156,14 @@ class UserConfig(Section):
         return self
 
 
+class SecurityConfig(Section):
+    """Personal information (个人信息保护法, docs/security.md): how long callers' numbers and names are kept."""
+
+    #: days after a call (or a ticket's closing) that the caller's number and name are kept; then the daily
+    #: retention job masks them in call records, closed tickets, the audit log and the spools
+    retention_days: int = Field(default=180, ge=1, le=3650)
+
+
 class TwilioConfig(Section):
     """Twilio voice webhooks serving the same menu as TwiML. The auth token signs every request."""
 
