@@ -12,7 +12,9 @@ and keeps the rest (times, queues, outcomes, the matter of a ticket), so reports
   the lines of entries older than the cutoff, masked in place. A line keeps its length (padded with blanks, which
   JSON ignores), so an appender (the spool's writer, the audit log) never loses a line to this job.
 
-Run daily by the daemon (``run_daily``) and on demand: ``callcenter retention run [--dry-run]``.
+Run daily by the daemon (``run_daily``) and on demand: ``callcenter retention run [--dry-run]``. On a caller's
+request (art. 47) ``callcenter retention run --number N`` does the same now for that number's calls, closed
+tickets and file lines, whatever their age, and lists the open tickets it left (close them first).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -102,30 +104,35 @@ class RetentionSummary:
     ticket_events: int = 0
     file_lines: int = 0  # audit log, spool and journal lines
     files: int = 0  # files changed
+    number: str | None = None  # one caller's erasure (art. 47) instead of the period's
+    open_tickets: list[str] = field(default_factory=list)  # the caller's tickets still open: left whole
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"cutoff": self.cutoff.isoformat()}
+        return asdict(self) | {"cutoff": self.cutoff.isoformat(), "number": mask_number(self.number or "") or None}
 
     def line(self) -> str:
         verb = "would mask" if self.dry_run else "masked"
+        scope = f"caller {mask_number(self.number)}" if self.number else f"cutoff {self.cutoff.isoformat()}"
+        left = f"; still open, left whole: {', '.join(self.open_tickets)}" if self.open_tickets else ""
         return (f"retention: {verb} {self.call_records} call records, {self.tickets} tickets "
-                f"({self.ticket_events} history notes), {self.file_lines} lines in {self.files} files; "
-                f"cutoff {self.cutoff.isoformat()}")
+                f"({self.ticket_events} history notes), {self.file_lines} lines in {self.files} files; {scope}{left}")
 
 
 class RetentionJob:
     def __init__(self, store: Store, state_dir: str | Path, days: int) -> None:
         self.store, self.state_dir, self.days = store, Path(state_dir), days
 
-    def run(self, now: datetime, *, dry_run: bool = False, progress: Progress | None = None) -> RetentionSummary:
+    def run(self, now: datetime, *, dry_run: bool = False, progress: Progress | None = None,
+            number: str | None = None) -> RetentionSummary:
+        """Mask what is past the period; with ``number``, that caller's data whatever its age."""
         say = progress or (lambda _text: None)
-        summary = RetentionSummary(cutoff=now - timedelta(days=self.days), dry_run=dry_run)
+        summary = RetentionSummary(cutoff=now - timedelta(days=self.days), dry_run=dry_run, number=number or None)
         self._call_records(summary, say)
         if inspect(self.store.engine).has_table("tickets"):
             self._tickets(summary, now, say)
         for pattern in STATE_FILES:
             for path in sorted(self.state_dir.glob(pattern)):
-                lines = mask_file(path, summary.cutoff, dry_run)
+                lines = mask_file(path, summary.cutoff, dry_run, number=summary.number)
                 summary.file_lines += lines
                 summary.files += lines > 0
                 if lines:
@@ -138,9 +145,9 @@ class RetentionJob:
         c = CALLS.c
         after = ""
         while True:
+            due = c.caller_number == summary.number if summary.number else c.ended_at < summary.cutoff
             query = (select(c.call_id, c.caller_number, c.caller_name, c.ivr_steps)
-                     .where(c.ended_at < summary.cutoff, c.call_id > after,
-                            or_(c.caller_name != "", c.caller_number.not_like("%*%")))
+                     .where(due, c.call_id > after, or_(c.caller_name != "", c.caller_number.not_like("%*%")))
                      .order_by(c.call_id).limit(CHUNK))
             with self.store.engine.begin() as conn:
                 rows = list(conn.execute(query))
@@ -164,14 +171,18 @@ class RetentionJob:
         after = 0
         while True:
             done = exists().where(EVENTS.c.ticket_id == t.id, EVENTS.c.action == "retention")
-            query = (select(TICKETS).where(t.is_open.is_(False), t.id > after, ~done,
-                                           or_(t.closed_at < summary.cutoff,
-                                               t.closed_at.is_(None) & (t.updated_at < summary.cutoff)))
-                     .order_by(t.id).limit(CHUNK))
+            if summary.number:
+                due = or_(t.caller_number == summary.number, t.contact == summary.number)
+            else:
+                due = or_(t.closed_at < summary.cutoff, t.closed_at.is_(None) & (t.updated_at < summary.cutoff))
+            query = select(TICKETS).where(t.id > after, ~done, due).order_by(t.id).limit(CHUNK)
             with self.store.engine.begin() as conn:
                 rows = list(conn.execute(query))
                 for row in rows:
-                    self._ticket(conn, row, summary, now)
+                    if row.is_open:  # still being handled (only a caller's erasure selects open ones)
+                        summary.open_tickets.append(row.number)
+                    else:
+                        self._ticket(conn, row, summary, now)
             if rows:
                 say(f"tickets: {summary.tickets} up to ticket {rows[-1].number}")
             if len(rows) < CHUNK:
@@ -213,16 +224,20 @@ def _when(entry: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _masked_line(line: bytes, cutoff: datetime, file_old: bool) -> bytes | None:
+def _masked_line(line: bytes, cutoff: datetime, file_old: bool, number: str | None = None) -> bytes | None:
     """The line masked and padded to its length (None: nothing to change)."""
     text = line.decode("utf-8", errors="replace")
+    if number is not None:
+        if number not in text:
+            return None
+        file_old = True  # an unreadable line holding the number is masked too
     try:
         entry = json.loads(text)
     except ValueError:
         entry = None
     if isinstance(entry, dict):
         when = _when(entry)
-        if when is None or when >= cutoff:
+        if number is None and (when is None or when >= cutoff):
             return None
         new = json.dumps(_mask_value("", entry), ensure_ascii=False)
     elif file_old:  # an unreadable line (a spool's rejected ones) carries no time: the file's age counts
@@ -235,8 +250,9 @@ def _masked_line(line: bytes, cutoff: datetime, file_old: bool) -> bytes | None:
     return data + b" " * (len(line) - len(data))
 
 
-def mask_file(path: Path, cutoff: datetime, dry_run: bool) -> int:
-    """Mask the lines of ``path`` older than ``cutoff`` in place, under the spool's lock; returns how many."""
+def mask_file(path: Path, cutoff: datetime, dry_run: bool, *, number: str | None = None) -> int:
+    """Mask the lines of ``path`` older than ``cutoff`` (or holding ``number``) in place, under the spool's
+    lock; returns how many."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -247,7 +263,7 @@ def mask_file(path: Path, cutoff: datetime, dry_run: bool) -> int:
         data = os.pread(fd, os.fstat(fd).st_size, 0)
         changed, offset = 0, 0
         for line in data.split(b"\n"):
-            new = _masked_line(line, cutoff, file_old) if line.strip() else None
+            new = _masked_line(line, cutoff, file_old, number) if line.strip() else None
             if new is not None:
                 changed += 1
                 if not dry_run:

@@ -1,6 +1,7 @@
 """`callcenter retention run`: mask callers' numbers and names older than ``security.retention_days`` now.
 
     callcenter retention run --config FILE [--database URL] [--state-dir DIR] [--dry-run] [--at ISO] [--json]
+                             [--number N]      (one caller's data now, on their request: PIPL art. 47)
 
 The daemon runs the same job daily (callcenter/retention.py); this is for a first run, a check before changing
 the period (``--dry-run`` counts and changes nothing), or a centre whose daemon is stopped.
@@ -23,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--dry-run", action="store_true", help="count what would be masked; change nothing")
     run.add_argument("--at", help="ISO time taken as now (default: now)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--number", help="erase this caller's number and name now, whatever the age (on request)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,9 +45,11 @@ def main(args: argparse.Namespace) -> int:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     days = cfg.security.retention_days
-    print(f"retention: keeping {days} days{' (dry run: nothing is changed)' if args.dry_run else ''}", flush=True)
+    scope = "one caller's data, on request" if args.number else f"keeping {days} days"
+    print(f"retention: {scope}{' (dry run: nothing is changed)' if args.dry_run else ''}", flush=True)
     with Store(args.database or cfg.database.url) as store:
         job = RetentionJob(store, args.state_dir, days)
-        summary = job.run(now, dry_run=args.dry_run, progress=lambda text: print(f"  {text}", flush=True))
+        summary = job.run(now, dry_run=args.dry_run, progress=lambda text: print(f"  {text}", flush=True),
+                          number=args.number)
     print(json.dumps(summary.to_dict(), ensure_ascii=False) if args.json else summary.line())
     return 0

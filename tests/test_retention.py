@@ -94,6 +94,7 @@ def test_retention_run_masks_what_is_past_the_period(db_url: str, tmp_path: Path
         old_closed = ticket(svc, OLD_CALLER, OLD, closed=True)
         old_open = ticket(svc, OLD_CALLER, OLD, closed=False)
         new_closed = ticket(svc, NEW_CALLER, NEW - timedelta(days=2), closed=True)
+        new_open = ticket(svc, NEW_CALLER, NEW, closed=False)
         audit, spool = state_files(tmp_path)
         before = audit.read_bytes(), spool.read_bytes()
 
@@ -132,6 +133,15 @@ def test_retention_run_masks_what_is_past_the_period(db_url: str, tmp_path: Path
         retention("--json", config=EXAMPLE, db=db_url, state=tmp_path)  # done once: nothing left
         summary = json.loads(capsys.readouterr().out.splitlines()[-1])
         assert (summary["call_records"], summary["tickets"], summary["file_lines"]) == (0, 0, 0)
+
+        # A caller asks for their data to be deleted (art. 47): now, whatever its age; open tickets are left.
+        retention("--number", NEW_CALLER, "--json", config=EXAMPLE, db=db_url, state=tmp_path)
+        summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+        assert (summary["call_records"], summary["tickets"], summary["open_tickets"]) == (1, 1, [new_open])
+        assert summary["number"] == "139****" and NEW_CALLER not in json.dumps(summary)
+        assert store.get("new").caller_number == "139****"  # type: ignore[union-attr]
+        assert svc.get(new_closed, SUP).caller_name == "" and svc.get(new_open, SUP).caller_name == "王女士"
+        assert NEW_CALLER not in audit.read_text(encoding="utf-8") and NEW_CALLER not in spool.read_text("utf-8")
 
 
 async def test_daemon_runs_the_job_at_start(db_url: str, tmp_path: Path) -> None:
