@@ -12,6 +12,7 @@ from config.models.services import (
     CdrConfig,
     CentreConfig,
     DatabaseConfig,
+    IncidentsConfig,
     MqttConfig,
     SecurityConfig,
     TwilioConfig,
@@ -69,6 +70,7 @@ class Config(Section):
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
     security: SecurityConfig = SecurityConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
 
     @model_validator(mode="after")
     def _links(self) -> Config:
