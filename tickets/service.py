@@ -61,6 +61,9 @@ class PendingCall:
     caller_name: str = ""
 
 
+#: the note of the creation of a ticket bound to a call whose record was not written yet
+PENDING_NOTE = "call record pending: {}"
+
 EDITABLE = ("topic", "caller_name", "contact", "county", "township", "address", "title", "content",
             "confidential", "category")
 
@@ -204,10 +207,11 @@ class TicketService:
         if actor.role not in access.CENTRE | {access.Role.SYSTEM}:
             raise Forbidden(f"role {actor.role!r} cannot create tickets")
         values = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft) if f.name != "call_id"}
+        note = ""
         if draft.call_id:
             record: Any = self.store.get(draft.call_id)
             if record is None and pending is not None and pending.call_id == draft.call_id:
-                record = pending
+                record, note = pending, PENDING_NOTE.format(draft.call_id)
             if record is None:
                 raise InvalidTicket(f"no call record {draft.call_id!r}")
             values["caller_number"] = values["caller_number"] or record.caller_number
@@ -222,31 +226,32 @@ class TicketService:
             ticket_id = int(conn.execute(T.insert().values(**row).returning(T.c.id)).scalar_one())
             if draft.call_id:
                 conn.execute(CALLS.insert().values(ticket_id=ticket_id, call_id=draft.call_id))
-            self._log(conn, ticket_id, at, actor, "create", None, TicketState.ACCEPTED, None, "")
+            self._log(conn, ticket_id, at, actor, "create", None, TicketState.ACCEPTED, None, note)
         view = self.get(number, actor)
         for hook in self.on_created:
             hook(view)
         return view
 
     def calls_recorded(self, records: Sequence[Any], at: datetime) -> int:
-        """Call records just written: tickets bound to those calls get the caller's number and name they
-        lack (saved while the record was pending), with a history line. Returns the tickets changed."""
-        by_call = {r.call_id: r for r in records}
-        if not by_call:
+        """Call records just written: tickets created for those calls while their record was pending get the
+        caller's number and name they lack, with a history line. Returns the tickets changed."""
+        by_note = {PENDING_NOTE.format(r.call_id): r for r in records}
+        if not by_note:
             return 0
         system = Viewer(access.Role.SYSTEM, user="records")
-        query = (select(T, CALLS.c.call_id.label("bound_call")).join(CALLS, CALLS.c.ticket_id == T.c.id)
-                 .where(CALLS.c.call_id.in_(sorted(by_call)), (T.c.caller_number == "") | (T.c.caller_name == "")))
+        query = (select(T, EVENTS.c.note.label("pending_note")).join(EVENTS, EVENTS.c.ticket_id == T.c.id)
+                 .where(EVENTS.c.action == "create", EVENTS.c.note.in_(sorted(by_note)),
+                        (T.c.caller_number == "") | (T.c.caller_name == "")))
         changed = 0
         with self.store.engine.begin() as conn:
             for row in list(conn.execute(query)):
-                record = by_call[row.bound_call]
+                record = by_note[row.pending_note]
                 fill = {name: getattr(record, name) for name in ("caller_number", "caller_name")
                         if not getattr(row, name) and getattr(record, name)}
                 if fill:
                     self._apply(conn, row, fill, at, None)
                     self._log(conn, row.id, at, system, "record_joined", row.state, TicketState(row.state),
-                              row.department, row.bound_call)
+                              row.department, record.call_id)
                     changed += 1
         return changed
 
