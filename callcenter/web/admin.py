@@ -40,6 +40,7 @@ from starlette.staticfiles import StaticFiles
 from callcenter.web.auth import Role, requires
 from callcenter.web.errors import WebError
 from config.models import Config, CrossCheckError
+from records.private import open_private, write_private
 
 ASSETS = Path(__file__).with_name("admin")
 AUDIT_TAIL = 200
@@ -104,7 +105,7 @@ class AuditLog:
 
     def append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-        with self.path.open("a", encoding="utf-8") as f:
+        with open_private(self.path, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -179,9 +180,7 @@ class ConfigEditor:
             edited = {name: self.items(name) for name in SECTIONS}
             text = ("# Written by the admin pages: merge these sections into the config file, then restart.\n"
                     + yaml.safe_dump(edited, allow_unicode=True, sort_keys=False))
-            tmp = self.edits_path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.edits_path)
+            write_private(self.edits_path, text, atomic=True)
 
     def skills(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -232,7 +231,8 @@ def ivr_editor_available() -> bool:
 
 def admin_routes(editor: ConfigEditor, *, language: str, centre_name: str) -> list[BaseRoute]:
     page = ((ASSETS / "admin.html").read_text(encoding="utf-8")
-            .replace("{{lang}}", language).replace("{{centre}}", html.escape(centre_name)))
+            .replace("{{lang}}", language).replace("{{centre}}", html.escape(centre_name))
+            .replace("{{tz}}", html.escape(editor.cfg.centre.timezone)))
 
     @requires(Role.ADMIN, page=True)
     async def admin_page(request: Request) -> Response:
@@ -324,7 +324,7 @@ def admin_routes(editor: ConfigEditor, *, language: str, centre_name: str) -> li
           200: {description: the menu}
         """
         menu = editor.cfg.ivr.model_dump(mode="json", exclude_none=True) if editor.cfg.ivr is not None else None
-        return JSONResponse({"ivr": menu, "editor": "/api/ivr" if ivr_editor_available() else None})
+        return JSONResponse({"ivr": menu, "editor": "/admin/ivr" if ivr_editor_available() else None})
 
     @requires(Role.ADMIN, Role.SUPERVISOR)
     async def audit(request: Request) -> Response:
