@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,6 +122,8 @@ class RetentionSummary:
 class RetentionJob:
     def __init__(self, store: Store, state_dir: str | Path, days: int) -> None:
         self.store, self.state_dir, self.days = store, Path(state_dir), days
+        #: set by a stopping daemon: the run ends after the chunk in hand (the rest waits for the next run)
+        self.stopping = threading.Event()
 
     def run(self, now: datetime, *, dry_run: bool = False, progress: Progress | None = None,
             number: str | None = None) -> RetentionSummary:
@@ -162,7 +165,7 @@ class RetentionJob:
                         conn.execute(update(CALLS).where(c.call_id == row.call_id).values(**masked))
             if rows:
                 say(f"call records: {summary.call_records} up to call {rows[-1].call_id}")
-            if len(rows) < CHUNK:
+            if len(rows) < CHUNK or self.stopping.is_set():
                 return
             after = rows[-1].call_id
 
@@ -185,7 +188,7 @@ class RetentionJob:
                         self._ticket(conn, row, summary, now)
             if rows:
                 say(f"tickets: {summary.tickets} up to ticket {rows[-1].number}")
-            if len(rows) < CHUNK:
+            if len(rows) < CHUNK or self.stopping.is_set():
                 return
             after = rows[-1].id
 
@@ -279,9 +282,17 @@ def mask_file(path: Path, cutoff: datetime, dry_run: bool, *, number: str | None
 async def run_daily(job: RetentionJob, now: Callable[[], datetime], every: float = 24 * 3600) -> None:
     """The daemon's task: the job at start, then once a day, off the event loop; a failure waits for the next."""
     while True:
+        running = asyncio.ensure_future(asyncio.to_thread(job.run, now()))
         try:
-            summary = await asyncio.to_thread(job.run, now())
+            summary = await asyncio.shield(running)
             log.info("%s", summary.line())
+        except asyncio.CancelledError:
+            # The store closes when the daemon stops: let the job end its chunk first, never under it.
+            job.stopping.set()
+            await asyncio.wait([running])
+            if not running.cancelled():
+                running.exception()  # retrieved: a failure here is the next start's to report
+            raise
         except Exception as exc:  # the database may be away; the data waits one more day, nothing is lost
             log.error("retention job failed (%s): it runs again in %.0f h", type(exc).__name__, every / 3600)
         await asyncio.sleep(every)
