@@ -40,6 +40,7 @@ from callcenter.executor import AMI_WORKERS, AmiExecutor
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.resync import OpenCallJournal, Resyncer
+from callcenter.retention import RetentionJob, run_daily
 from callcenter.screenpop import ScreenPop, store_history_source
 from callcenter.staffing_live import run_risk
 from callcenter.survey_calls import AgiCalls
@@ -54,7 +55,7 @@ from incidents.desk import IncidentDesk
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
-from metrics.prom import ResyncCollector
+from metrics.prom import AgiCollector, ResyncCollector
 from metrics.prom import register as register_collectors
 from queueing import AgentStateChanged, Engine
 from queueing.timerkeys import is_timer_key
@@ -88,6 +89,8 @@ class Daemon:
         db_key = hashlib.sha256(cfg.database.url.encode()).hexdigest()[:12]
         self.writer = RecordWriter(self.store, state_dir / f"callcenter-spool-{db_key}.jsonl")
         self.journal = OpenCallJournal(state_dir / f"callcenter-open-{db_key}.jsonl")
+        #: callers' numbers and names past security.retention_days masked, daily (个人信息保护法)
+        self.retention = RetentionJob(self.store, state_dir, cfg.security.retention_days)
         self.live = LiveStats(
             target=cfg.centre.connection_rate_target,
             tz=cfg.centre.timezone,
@@ -133,6 +136,8 @@ class Daemon:
         self.registry.register(ResyncCollector(self.resync.stats, self.ami.stats, self.tracker))
         # Tickets (工单) on the same store; one task runs escalation and follow-up (回访) calls.
         self.tickets = TicketService.from_config(self.store, cfg)
+        # A desk ticket saved before its call's record exists gets the caller once the record is written.
+        self.writer.on_written = lambda records: self.tickets.calls_recorded(records, self.clock.now())
         self.ticket_timers = FollowUpDialer(self.tickets, cfg.tickets.followup, self._originate,
                                             now=self.clock.now, language=cfg.centre.language)
         #: after-call and follow-up survey answers onto their tickets (tickets/survey.py), off the AGI session
@@ -142,7 +147,9 @@ class Daemon:
                                       number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self.incidents.on_ivr)
-        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
+        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session,
+                             idle_timeout=cfg.agi.idle_timeout_seconds, max_connections=cfg.agi.max_connections)
+        self.registry.register(AgiCollector(self.agi.stats))
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
                                manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu)
@@ -208,6 +215,7 @@ class Daemon:
             if self._mqtt_stats is not None:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
             tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
+            tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             await self.agi.wait_listening()
             await web_started.wait()

@@ -351,6 +351,7 @@ class ScreenPop:
                     await client.publish(f"{self.prefix}/agents/status", b"online", qos=1, retain=True)
                     for topic, body in list(self._retained.items()):
                         await client.publish(topic, body, qos=1, retain=True)
+                    _reraise_swallowed_cancel()  # a stop that landed in those publishes would else hang here
                     try:
                         await self._drain_all(client)
                     except asyncio.CancelledError:  # a clean stop: say so before the DISCONNECT

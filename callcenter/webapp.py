@@ -24,7 +24,7 @@ from callcenter.web.tickets_api import tickets_routes
 from callcenter.web.twilio import SmsReplies, TwilioIvr, sms_routes, twilio_routes
 from callcenter.web.users_api import users_routes
 from config.models import Config
-from tickets.service import TicketService
+from tickets.service import PendingCall, TicketService
 
 
 class DaemonWeb:
@@ -73,10 +73,15 @@ class DaemonWeb:
             *admin_routes(self.config_editor, language=lang, centre_name=name),
             *self._ivr_routes(),
             *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name,
-                            audit=self.config_editor.audit.append),
+                            audit=self.config_editor.audit.append, pending_call=self.pending_call),
             *self._sms_routes(),
             *(self.more_routes() if self.more_routes is not None else []),
         ]
+
+    def pending_call(self, call_id: str) -> PendingCall | None:
+        """A call the ledger knows (in flight, or closed a moment ago) for a ticket saved before its record."""
+        caller = self.desk.flow.ledger.caller_of(call_id)
+        return PendingCall(call_id, *caller) if caller is not None else None
 
     def _ivr_routes(self) -> list[BaseRoute]:
         """IVR versions (admin API and page) and, when configured, the Twilio webhook."""

@@ -14,6 +14,7 @@ from config.models.services import (
     DatabaseConfig,
     IncidentsConfig,
     MqttConfig,
+    SecurityConfig,
     TwilioConfig,
     UserConfig,
     WebConfig,
@@ -68,6 +69,7 @@ class Config(Section):
     tickets: TicketsConfig = TicketsConfig()
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
+    security: SecurityConfig = SecurityConfig()
     incidents: IncidentsConfig = IncidentsConfig()
 
     @model_validator(mode="after")

@@ -47,6 +47,11 @@ class AmiConfig(Section):
 class AgiConfig(Section):
     host: str = "127.0.0.1"
     port: Port = 4573
+    # Seconds a FastAGI peer may stay silent beyond a command's own wait (a GET DATA's timeout, a Record's
+    # length): covers the longest prompt (2 min) plus 30 s. Then the connection is closed and counted.
+    idle_timeout_seconds: float = Field(default=150.0, gt=0, le=3600)
+    # FastAGI connections open at once; one more is closed at once and counted (the caller gets the fallback).
+    max_connections: int = Field(default=500, ge=1, le=100_000)
 
 
 class CdrConfig(Section):
@@ -173,6 +178,14 @@ class UserConfig(Section):
         if self.role == "department" and self.department is None:
             raise ValueError("a department user needs department")
         return self
+
+
+class SecurityConfig(Section):
+    """Personal information (个人信息保护法, docs/security.md): how long callers' numbers and names are kept."""
+
+    #: days after a call (or a ticket's closing) that the caller's number and name are kept; then the daily
+    #: retention job masks them in call records, closed tickets, the audit log and the spools
+    retention_days: int = Field(default=180, ge=1, le=3650)
 
 
 class IncidentsConfig(Section):
