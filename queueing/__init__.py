@@ -5,6 +5,7 @@ from agents.state import AgentInput, AgentState, IllegalTransition
 from .callstate import CallInput, CallState, IllegalCallTransition, allows, next_call_state
 from .commands import (
     OUTCOMES,
+    AgentQueuesChanged,
     AgentStateChanged,
     Announce,
     CallMoved,
@@ -43,6 +44,7 @@ from .events import (
     MoveCall,
     OfferAnswered,
     OfferFailed,
+    SetAgentQueues,
     SetCallPriority,
     TimerFired,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "AgentLoggedIn",
     "AgentLoggedOut",
     "AgentNotReady",
+    "AgentQueuesChanged",
     "AgentReady",
     "AgentSpec",
     "AgentState",
@@ -100,6 +103,7 @@ __all__ = [
     "PlaceCallback",
     "PreferTimer",
     "QueueSpec",
+    "SetAgentQueues",
     "SetCallPriority",
     "ShiftCloseTimer",
     "ShiftGate",

@@ -102,6 +102,7 @@ def create_app(
     )
     app.state.streams = streams
     app.state.users = users or UserDirectory([])
+    app.state.language = language  # pages rendered outside a route (403 page) speak the centre's language
     return app
 
 
