@@ -31,7 +31,8 @@ def path_in_words(menu: Menu | None, path: str, language: str, queue_labels: Map
         else:
             node = menu.nodes.get(name) if menu is not None else None
             words.append(_answer(menu, node, digits, lang, queue_labels))
-    return SEPARATOR.join(w for w in words if w)
+    kept = [w for i, w in enumerate(words) if w and (i == 0 or w != words[i - 1])]  # a menu re-asked: once
+    return SEPARATOR.join(kept)
 
 
 def _answer(menu: Menu | None, node: object, digits: str, lang: str, queue_labels: Mapping[str, str]) -> str:

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from callcenter.web.auth import Role, csrf_token, requires
 from callcenter.web.desktop import AGENT_REASONS, json_body
 from callcenter.web.errors import WebError
-from callcenter.web.sse import SnapshotFeed, SnapshotStream, SnapshotUnavailable, StreamRegistry
+from callcenter.web.sse import SnapshotFeed, SnapshotStream, StreamRegistry
 from callcenter.web.supervisor_words import WORDS
 
 STREAM_PATH = "/api/supervisor/stream"
@@ -99,11 +99,8 @@ def supervisor_routes(backend: SupervisorBackend, *, language: str, centre_name:
 
     @requires(Role.SUPERVISOR, Role.ADMIN)
     async def board(request: Request) -> Response:
-        try:
-            body = feed.current()
-        except SnapshotUnavailable as exc:
-            raise WebError(503, "board_unavailable", "the board is not available") from exc
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+        """The board now (the stream shares one computation per push between its pages)."""
+        return JSONResponse(backend.board(), headers={"Cache-Control": "no-store"})
 
     @requires(Role.SUPERVISOR, Role.ADMIN)
     async def stream(request: Request) -> Response:
