@@ -200,7 +200,8 @@ class SupervisorDesk:
         entry = self.flow.ledger.calls.get(call_id)
         if entry is not None:
             entry.priority = priority  # kept if the call is queued again (a failed ring)
-        await self._audit(user, "set_priority", call_id, {"priority": before}, {"priority": priority})
+        await self._audit(user, "set_priority", call_id, {"priority": before}, {"priority": priority},
+                          label=mask_phone(entry.caller_number) if entry is not None else "")
         return {"ok": True, "call_id": call_id, "priority": priority}
 
     async def spy(self, agent_id: str, mode: str, user: str, endpoint: str | None) -> dict[str, Any]:
@@ -229,9 +230,12 @@ class SupervisorDesk:
             state, reason = self.flow.engine.agent_state(agent_id)
         return {"state": state.value, "reason": reason}
 
-    async def _audit(self, user: str, action: str, key: str, before: Any, after: Any) -> None:
+    async def _audit(self, user: str, action: str, key: str, before: Any, after: Any, label: str = "") -> None:
+        """One line of the audit log; ``label`` names the call for people (the number, masked)."""
         entry = {"at": self.now().isoformat(timespec="seconds"), "user": user, "section": "supervisor",
                  "key": key, "action": action, "before": before, "after": after}
+        if label:
+            entry["label"] = label
         self.recent.appendleft(entry)
         log.info("supervisor %s: %s %s", user, action, key)
         await asyncio.to_thread(self.audit.append, entry)

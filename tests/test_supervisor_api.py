@@ -88,7 +88,7 @@ async def test_force_states_and_queues_change_the_acd_and_are_audited(tmp_path: 
             h = await signed_in(http, "lead")
             assert h.pop("next") == "/supervisor"  # a supervisor signs in to the console
             board = (await http.get("/api/supervisor/board")).json()
-            assert len(board["agents"]) == 12 and [q["name"] for q in board["queues"]][0] == "general"
+            assert len(board["agents"]) == 12 and board["queues"][0]["name"] == "general"
             assert agent_row(board, "1001")["state"] == "logged_out"
 
             url = "/api/supervisor/agents/1001/state"

@@ -88,10 +88,11 @@ function queueCard(q) {
 function recentItem(e) {
   const agent = board.agents.find((a) => a.agent_id === e.key);
   let what = W(e.action);
-  if (e.action === "force_not_ready" && e.after && e.after.reason) what += `（${W("r_" + e.after.reason)}）`;
-  if (e.action === "set_queues") what += "：" + e.after.queues.map(queueLabel).join("、");
+  const zh = LANG.startsWith("zh");
+  if (e.action === "force_not_ready" && e.after && e.after.reason) what += zh ? `（${W("r_" + e.after.reason)}）` : ` (${W("r_" + e.after.reason)})`;
+  if (e.action === "set_queues") what += (zh ? "：" : ": ") + e.after.queues.map(queueLabel).join(zh ? "、" : ", ");
   if (e.action === "set_priority") what += ` → ${e.after.priority}`;
-  return el("li", {}, el("time", {}, localTime(e.at)), `${e.user} · ${what} · ${agent ? agent.name : e.key}`);
+  return el("li", {}, el("time", {}, localTime(e.at)), `${e.user} · ${what} · ${agent ? agent.name : (e.label || e.key)}`);
 }
 
 function render() {
@@ -143,7 +144,7 @@ async function act(url, body, result) {
 function toast(text, bad) {
   const t = document.getElementById("toast");
   t.textContent = text; t.className = "toast" + (bad ? " bad" : ""); t.hidden = false;
-  clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+  clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, bad ? 5000 : 2000);
 }
 const agentUrl = (what) => `/api/supervisor/agents/${encodeURIComponent(dialogAgent)}/${what}`;
 const result = () => document.getElementById("d-result");
