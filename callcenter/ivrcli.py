@@ -42,7 +42,7 @@ _KIND_ZH = {"play": "放音", "menu": "菜单", "set": "设置", "enqueue": "进
             "rate": "满意度评价"}
 
 
-def ivr_check_main(file: str, config: str | None = None) -> int:
+def ivr_check_main(file: str, config: str | None = None, sounds: str | None = None) -> int:
     source = load_menu_file(file, config=config)
     if source.issues:
         count = len(source.issues)
@@ -54,11 +54,26 @@ def ivr_check_main(file: str, config: str | None = None) -> int:
     survey = source.survey()
     for issue in ivr_warnings(menu, source.queues):  # legal, but likely a mistake: said, not refused
         print(f"{file}: warning: {issue}; fix: {issue.fix}", file=sys.stderr)
+    if sounds is not None:
+        _check_sounds(file, menu, survey, Path(sounds))
     checked = "queues and skills checked" if source.queues is not None else "queues not checked (no --config)"
     print(f"OK {file}: {'flat' if _is_flat(source) else 'menu'} with {len(menu.nodes)} nodes, start "
           f"{menu.start!r}, languages {', '.join(menu.languages) or '-'}, "
           f"survey {'yes' if survey else 'no'}; {checked}")
     return 0
+
+
+def _check_sounds(file: str, menu: Menu, survey: Menu | None, sounds: Path) -> None:
+    """Warn (not fail: the IVR plays on without them) about prompts Asterisk would not find."""
+    from callcenter.prompts import menu_specs, missing_prompts
+
+    specs = menu_specs(menu) + (menu_specs(survey, "survey") if survey is not None else [])
+    missing = missing_prompts(list({s.file: s for s in specs}.values()), sounds)
+    for spec in missing:
+        print(f"{file}: warning: {spec.where} ({spec.language}): no sound file {spec.file}.* in {sounds}; fix: "
+              f"callcenter prompts build --config CONFIG --sounds {sounds}, or record it", file=sys.stderr)
+    if not missing:
+        print(f"{file}: every prompt has a sound file in {sounds}")
 
 
 def ivr_render_main(file: str, out: str | None, config: str | None = None, engine: str = "auto") -> int:
