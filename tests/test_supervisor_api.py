@@ -61,7 +61,7 @@ async def pbx_channels(pair: Pair) -> list[str]:
     try:
         await ami.login(pair.cfg.ami.username, pair.cfg.ami.secret.get_secret_value(), events="off")
         ami.send("CoreShowChannels", ActionID="chans")
-        names = []
+        names: list[str] = []
         while True:
             m = await ami.until(lambda m: m.get("ActionID") == "chans" and not m.is_response)
             if m.name != "CoreShowChannel":

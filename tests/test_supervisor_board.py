@@ -45,7 +45,8 @@ def test_an_agent_moved_to_a_queue_takes_its_waiting_caller_at_once() -> None:
     assert out[2] == OfferCall("c1", "1002", "english", t(2))
     assert engine.agent_queues("1002") == ("english", "general")
     # Moved out of a queue: no longer offered its callers; a repeat changes nothing.
-    assert engine.handle(SetAgentQueues(t(3), "1001", ("english",), by="lead"))[0].new == ("english",)
+    moved = engine.handle(SetAgentQueues(t(3), "1001", ("english",), by="lead"))
+    assert moved == [AgentQueuesChanged("1001", ("general",), ("english",), t(3), "lead")]
     assert engine.ready_agents("general") == []
     assert engine.handle(SetAgentQueues(t(4), "1001", ("english",), by="lead")) == []
     with pytest.raises(UnknownQueue):

@@ -4,6 +4,7 @@ ChanSpyStart event names both channels)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ async def test_listen_and_barge_run_chanspy_on_the_agents_channel(lab: Lab, phon
         watch(msg, received)
 
     phones.ami._on_event = on_event
+
+    def started(n: int) -> bool:
+        return len(spies) >= n
+
     daemon = DaemonProcess(lab_config(lab, tmp_path, edit=with_supervisor), tmp_path)
     await daemon.start()
     try:
@@ -55,7 +60,7 @@ async def test_listen_and_barge_run_chanspy_on_the_agents_channel(lab: Lab, phon
             for n, mode in enumerate(("listen", "barge"), start=1):
                 r = await http.post(f"/api/supervisor/agents/{agent}/spy", json={"mode": mode}, headers=headers)
                 assert r.status_code == 200, r.text
-                await phones.wait(lambda n=n: len(spies) >= n, 20, f"ChanSpy starts ({mode})")
+                await phones.wait(functools.partial(started, n), 20, f"ChanSpy starts ({mode})")
     finally:
         await daemon.stop()
     phone = f"Local/{truth.answered_by}@lab-agents-"
