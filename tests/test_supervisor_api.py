@@ -72,7 +72,9 @@ async def pbx_channels(pair: Pair) -> list[str]:
 
 
 def audit(pair: Pair, tmp_path: Path) -> list[dict[str, object]]:
-    lines = (tmp_path / "callcenter-audit.jsonl").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "callcenter-audit.jsonl"
+    assert path.stat().st_mode & 0o777 == 0o600
+    lines = path.read_text(encoding="utf-8").splitlines()
     return [e for e in map(json.loads, lines) if e["section"] == "supervisor"]
 
 
