@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 import tickets.tables  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
+from incidents import alerts, journal, sources
 from records import agentlog
 
 config = context.config
@@ -22,8 +23,9 @@ config = context.config
 if config.config_file_name is not None and not config.attributes.get("keep_logging"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-# agent_state_intervals is a plain Core table with its own MetaData (records/agentlog.py).
-target_metadata = [SQLModel.metadata, agentlog.metadata]
+# Plain Core tables with their own MetaData: agent_state_intervals (records/agentlog.py), incidents,
+# incident_tickets and work_alerts (incidents/journal.py, sources.py, alerts.py).
+target_metadata = [SQLModel.metadata, agentlog.metadata, journal.META, sources.META, alerts.META]
 
 
 def database_url() -> str:

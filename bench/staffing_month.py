@@ -1,8 +1,8 @@
 """Staffing benchmark: plan a 30-day month for 50 queues x 48 intervals on one core.
 
-    .venv/bin/python bench/staffing_month.py --json                 # print the figures as JSON
-    .venv/bin/python bench/staffing_month.py --json out.json        # or write them to a file
-    .venv/bin/python bench/staffing_month.py --queues 5 --days 7 --repeats 1   # quick
+    .venv/bin/python bench/staffing.py --json                 # print the figures as JSON
+    .venv/bin/python bench/staffing.py --json out.json        # or write them to a file
+    .venv/bin/python bench/staffing.py --queues 5 --days 7 --repeats 1   # quick
 
 Per run (seeded; no I/O): a quarter of offered calls per queue (Poisson draws of the quarter seeder's
 curve, queue volumes Zipf-like), a forecast per queue for the month (staffing/forecast.py), Erlang-A agents

@@ -138,7 +138,8 @@ class Daemon:
         #: after-call and follow-up survey answers onto their tickets (tickets/survey.py), off the AGI session
         self.surveys = SurveyRecorder(self.tickets)
         # Surges (incidents/): detection from IVR choices and first ticket fields, announcements, 同源件.
-        self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry, tickets=self.tickets)
+        self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry, tickets=self.tickets,
+                                      number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self.incidents.on_ivr)
         self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)

@@ -35,6 +35,7 @@ class IncidentBoard:
         self.menus = menus
         self.language = language
         self.incidents: dict[int, Incident] = {}
+        self.last_number = 0  # numbers are never reused: the menu's announcement nodes carry them
         self.by_candidate: dict[str, int] = {}
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.dropped = 0  # signals refused as malformed
@@ -61,7 +62,7 @@ class IncidentBoard:
             if number is None:
                 if item.kind != "opened":
                     continue
-                number = max(self.incidents, default=0) + 1
+                self.last_number = number = max(self.last_number, *self.incidents, 0) + 1
                 self.by_candidate[item.candidate.id] = number
                 self.incidents[number] = Incident(number, item.candidate, opened=at)
                 log.warning("incident candidate %d: %s at %s, %d calls since %s", number, item.candidate.what,
@@ -73,6 +74,13 @@ class IncidentBoard:
             changed.append(incident)
             self._tell(incident)
         return changed
+
+    def restore(self, incidents: list[Incident], last_number: int) -> None:
+        """Put incidents kept across a restart back (incidents/journal.py); numbering goes on after theirs."""
+        for incident in incidents:
+            self.incidents[incident.number] = incident
+            self.by_candidate[incident.candidate.id] = incident.number
+        self.last_number = max(self.last_number, last_number, *self.incidents, 0)
 
     # -- the supervisor's side ------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from incidents.board import IncidentBoard
 from incidents.detect import Baseline, DetectError, Detector, Signal
+from incidents.journal import IncidentJournal
 from incidents.places import Gazetteer, area_of_number, extract_places, load_segmenter
 from incidents.prom import register
 from ivr.model import Menu, MenuNode, PlayNode, SetNode
@@ -67,6 +68,8 @@ class IncidentDesk:
         self.loop_thread = 0
         baseline = self._learn(store, ivr.current().menu)
         self.board = IncidentBoard(Detector(baseline, self.tz), ivr, cfg.centre.language)
+        # confirmed incidents (and their announcements' expiry) survive a restart
+        IncidentJournal(store.engine, now).attach(self.board)
         register(registry, self.board)
         self.tickets: Any = None  # 同源件 and work alerts, on the tickets' store
         self.alerts: Any = None

@@ -154,6 +154,13 @@ class CandidateView:
                 "expected_per_hour": round(self.expected_per_hour, 2), "p_value": self.p_value,
                 "trend": self.trend, "places": [list(p) for p in self.places], "state": self.state}
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CandidateView:
+        return cls(str(d["id"]), str(d["what"]), str(d["where"]), datetime.fromisoformat(d["since"]),
+                   datetime.fromisoformat(d["last"]), int(d["calls"]), float(d["per_minute"]),
+                   float(d["expected_per_hour"]), float(d["p_value"]), str(d["trend"]),
+                   tuple((str(name), int(n)) for name, n in d["places"]), str(d["state"]))
+
 
 @dataclass(frozen=True, slots=True)
 class CandidateNews:

@@ -90,3 +90,24 @@ class Incident:
                 "restored_version": self.restored_version, "closed_at": iso(self.closed_at),
                 "close_reason": self.close_reason,
                 "history": [{"at": t.isoformat(), "by": by, "what": what} for t, by, what in self.history]}
+
+    def to_record(self) -> dict[str, Any]:
+        """What incidents/journal.py keeps: the JSON and the menu texts (so closing after a restart still
+        puts a flat menu back as it was)."""
+        return self.to_json() | {"menu_before": self.menu_before, "menu_announced": self.menu_announced}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Incident:
+        """Back from ``to_record`` (or ``to_json``: then closing takes the announcement nodes out of the
+        menu as it is)."""
+        def when(v: str | None) -> datetime | None:
+            return datetime.fromisoformat(v) if v else None
+
+        return cls(int(d["number"]), CandidateView.from_json(d["candidate"]), State(d["state"]),
+                   opened=when(d["opened"]), confirmed_by=str(d["confirmed_by"]),
+                   confirmed_at=when(d["confirmed_at"]), message=str(d["message"]), scope=str(d["scope"]),
+                   expires=when(d["expires"]), announced_version=d["announced_version"],
+                   restored_version=d["restored_version"], closed_at=when(d["closed_at"]),
+                   close_reason=str(d["close_reason"]), menu_before=str(d.get("menu_before", "")),
+                   menu_announced=str(d.get("menu_announced", "")),
+                   history=[(datetime.fromisoformat(h["at"]), str(h["by"]), str(h["what"])) for h in d["history"]])

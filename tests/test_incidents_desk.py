@@ -74,3 +74,30 @@ async def test_a_ticket_filed_in_a_worker_thread_reaches_the_board_on_the_loop(t
         await asyncio.to_thread(new, tickets, content="阳光小区停电")
         await asyncio.sleep(0)
         assert seen == [threading.get_ident()]
+
+
+def test_the_daemon_takes_number_areas_and_gazetteer_from_the_config(tmp_path: Path) -> None:
+    from callcenter.daemon import Daemon
+    from config.models import DatabaseConfig
+    from incidents.places import area_of_number
+
+    cfg = load_config(ROOT / "config" / "example.yaml", environ={})
+    cfg = cfg.model_copy(update={"mqtt": None, "database": DatabaseConfig(url=f"sqlite:///{tmp_path / 'd.db'}")})
+    daemon = Daemon(cfg, spool_dir=tmp_path)
+    try:
+        assert area_of_number("0571-88123456", daemon.incidents.number_areas) == "拱墅区"
+        assert daemon.incidents.gazetteer.find("阳光小区3栋停电") == ["阳光花园"]
+    finally:
+        daemon.store.close()
+
+
+def test_incidents_config_refuses_a_prefix_that_is_not_digits(tmp_path: Path) -> None:
+    import pytest
+
+    from config.loader import ConfigError, load_config_text
+
+    text = (ROOT / "config" / "example.yaml").read_text(encoding="utf-8")
+    bad = text.replace('"057188": 拱墅区', '"0571-88": 拱墅区')
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(bad, environ={})
+    assert "number_areas" in str(caught.value)

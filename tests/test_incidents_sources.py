@@ -81,3 +81,37 @@ def test_a_closed_ticket_cannot_join(desk: tuple[TicketService, IncidentTickets]
     with pytest.raises(SourceError) as err:
         inc.link(REF, number, "a1001", T0)
     assert err.value.slug == "ticket_closed"
+
+
+def test_the_month_report_counts_each_incident_once_with_all_its_callers(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from callcenter.cli import main
+    from config.loader import load_config
+    from config.models import DatabaseConfig
+    from records.store import Store
+
+    root = Path(__file__).resolve().parents[1]
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    cfg = load_config(root / "config" / "example.yaml", environ={})
+    cfg = cfg.model_copy(update={"database": DatabaseConfig(url=url)})
+    with Store(url) as store:
+        tickets = TicketService.from_config(store, cfg, root / "config")
+        inc = IncidentTickets(tickets)
+        about = [new(tickets, caller=f"1390000{i:04d}", content=f"阳光花园{i}号楼停电了", at=T0 + timedelta(minutes=i))
+                 for i in range(4)]
+        about.append(new(tickets, caller="13900000000", content="阳光花园又停电", at=T0 + timedelta(minutes=5)))
+        new(tickets, caller="13911112222", content="路灯不亮", at=T0 + timedelta(minutes=2))
+        for n in about:
+            inc.link(REF, n, "a1001", T0 + timedelta(minutes=10))
+        inc.dispatch(REF.key, "xihu.gaj", "s1", T0 + timedelta(minutes=20))
+    args = ["report", "departments", "--month", "2026-09", "--config", str(root / "config" / "example.yaml"),
+            "--database", url, "--min-tickets", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "同源件" in out
+    # 6 tickets, 5 about the power cut from 4 distinct callers (one called twice): 2 matters.
+    assert "工单 6 件，其中 5 件来自 1 个事件的 4 位来电人；按事项计 2 件" in out
+    assert "水电气@阳光花园：工单 5 件，来电人 4 位，派单 1 次" in out
+    page = tmp_path / "d.html"
+    assert main([*args, "--format", "html", "-o", str(page)]) == 0
+    assert "<td class='l'>水电气@阳光花园</td><td>5</td><td>4</td><td>1</td>" in page.read_text(encoding="utf-8")

@@ -145,7 +145,7 @@ def test_plan_proves_the_roster_by_simulation(seeded: str, tmp_path: Path) -> No
 
 
 def test_bench_staffing_prints_its_figures() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "staffing_month.py"), "--queues", "3", "--days", "2",
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "staffing.py"), "--queues", "3", "--days", "2",
                            "--repeats", "2", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]

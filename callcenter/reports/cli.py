@@ -159,6 +159,7 @@ def _store_tickets(args: argparse.Namespace, cfg: Any, since: datetime, until: d
 
 def departments_main(args: argparse.Namespace) -> int:
     from callcenter.reports.departments import UnitGroups, department_report
+    from callcenter.reports.incidents import incidents_html, incidents_text, load_incidents
     from callcenter.reports.month import month_bounds
     from callcenter.reports.render import departments_html, departments_text
     from tickets import departments
@@ -172,7 +173,12 @@ def departments_main(args: argparse.Namespace) -> int:
     rep = department_report(_ticket_rows(args, cfg, since, until), args.month, as_of, min_tickets=args.min_tickets,
                             groups=groups)
     lang = cfg.centre.language
-    _write(args, departments_html(rep, lang) if args.format == "html" else departments_text(rep, lang))
+    # 同源件: each incident once with all its callers, from the ticket store (not from a CSV or a seeded month).
+    found = None if args.tickets or args.seed is not None else load_incidents(cfg, args.config, since, until)
+    if args.format == "html":
+        _write(args, departments_html(rep, lang, incidents_html(found, lang) if found else ""))
+    else:
+        _write(args, departments_text(rep, lang) + ("\n" + incidents_text(found, lang) if found else ""))
     return 0
 
 

@@ -228,13 +228,14 @@ def _group_html(g: GroupRanking, s: dict[str, str]) -> str:
             f"<th>{e(s['score'])}</th></tr>{rows}</table>")
 
 
-def departments_html(rep: DepartmentReport, language: str) -> str:
+def departments_html(rep: DepartmentReport, language: str, more: str = "") -> str:
+    """The ranking page; ``more``: HTML sections after it (the month's incidents)."""
     s = strings(language)
     body = f'<p class="note">{html.escape(s["weights"].format(min=rep.min_tickets, **rep.weights))}</p>'
     body += "".join(_group_html(g, s) for g in rep.groups)
     if rep.unmatched:
         body += f'<p class="note">{html.escape(s["unmatched"] + ": " + "、".join(rep.unmatched))}</p>'
-    return _page(s["dept_title"].format(month=rep.month), body, language)
+    return _page(s["dept_title"].format(month=rep.month), body + more, language)
 
 
 # --- topics ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from config.models.services import (
     CdrConfig,
     CentreConfig,
     DatabaseConfig,
+    IncidentsConfig,
     MqttConfig,
     TwilioConfig,
     UserConfig,
@@ -67,6 +68,7 @@ class Config(Section):
     tickets: TicketsConfig = TicketsConfig()
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
+    incidents: IncidentsConfig = IncidentsConfig()
 
     @model_validator(mode="after")
     def _links(self) -> Config:

@@ -153,6 +153,17 @@ class UserConfig(Section):
         return self
 
 
+class IncidentsConfig(Section):
+    """Surge detection (docs/surge.md): where a call comes from, by the caller's number and by the words of
+    its first ticket fields. Empty: areas come only from the IVR, places only from jieba's place words."""
+
+    # Landline prefix (area code and exchange digits) -> area; the longest prefix wins. Mobile numbers say
+    # no place, so list landline prefixes only, e.g. "057188": 拱墅区.
+    number_areas: dict[Annotated[str, Field(pattern=r"^[0-9]{3,12}$")], Text] = Field(default_factory=dict)
+    # The centre's own place names (estates, roads, townships) -> the aliases callers and agents use.
+    gazetteer: dict[Text, list[Text]] = Field(default_factory=dict)
+
+
 class TwilioConfig(Section):
     """Twilio voice webhooks serving the same menu as TwiML. The auth token signs every request."""
 
