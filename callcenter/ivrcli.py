@@ -85,23 +85,34 @@ def ivr_render_main(file: str, out: str | None, config: str | None = None, engin
     for line in source.messages():  # draw a menu with problems too: the picture helps to fix them
         print(f"warning: {line}", file=sys.stderr)
     language = source.languages[0] if source.languages else "zh"
+    if engine == "dot" and shutil.which("dot") is None:
+        print("graphviz 'dot' is not installed (apt-get install graphviz)", file=sys.stderr)
+        return 1
+    svg, how = render_svg(source_menus(source), Path(file).name, language, engine)
+    target = Path(out or Path(file).with_suffix(".svg").name)
+    target.write_text(svg, encoding="utf-8")
+    print(f"wrote {target} ({how})")
+    return 0
+
+
+def source_menus(source: MenuSource) -> list[tuple[str, Menu]]:
+    """The menu and its survey, as drawn."""
     menus = [("menu", source.menu())]
     survey = source.survey()
     if survey is not None:
         menus.append(("survey", survey))
+    return menus
+
+
+def render_svg(menus: list[tuple[str, Menu]], title: str, language: str, engine: str = "auto") -> tuple[str, str]:
+    """The drawing as SVG and what laid it out: graphviz's dot when installed (unless ``engine`` is
+    'builtin'), else the built-in layout. The IVR editor page shows this same picture."""
     dot_path = shutil.which("dot")
-    if engine == "dot" and dot_path is None:
-        print("graphviz 'dot' is not installed (apt-get install graphviz)", file=sys.stderr)
-        return 1
     if dot_path is not None and engine != "builtin":
-        svg = subprocess.run([dot_path, "-Tsvg"], input=menu_dot(menus, Path(file).name, language).encode(),
-                             capture_output=True, check=True).stdout.decode("utf-8")
-    else:
-        svg = menu_svg(menus, Path(file).name, language)
-    target = Path(out or Path(file).with_suffix(".svg").name)
-    target.write_text(svg, encoding="utf-8")
-    print(f"wrote {target} ({'graphviz dot' if dot_path and engine != 'builtin' else 'built-in layout'})")
-    return 0
+        svg = subprocess.run([dot_path, "-Tsvg"], input=menu_dot(menus, title, language).encode(),
+                             capture_output=True, check=True, timeout=60).stdout.decode("utf-8")
+        return svg, "graphviz dot"
+    return menu_svg(menus, title, language), "built-in layout"
 
 
 def _is_flat(source: MenuSource) -> bool:

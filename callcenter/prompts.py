@@ -3,7 +3,8 @@ sounds folder that `callcenter ivr check --sounds` runs.
 
 Text to speech is Debian's espeak-ng (GPL-3.0: voices ``cmn`` for zh, ``en`` for en); sox (GPL-2.0) turns its
 22.05 kHz output into what Asterisk's format_wav reads without transcoding: 8 kHz, mono, 16-bit PCM WAV.
-Both run as programs (nothing is linked). A file is written to ``<sounds>/<file>.wav`` - the config's file
+Both run as programs (nothing is linked); the IVR editor's "listen" button plays exactly ``render``'s output.
+A file is written to ``<sounds>/<file>.wav`` - the config's file
 name is what the IVR asks for (``STREAM FILE callcenter/zh/welcome`` reads
 ``<astdatadir>/sounds/callcenter/zh/welcome.wav``). A recording the centre made wins: when the overrides folder
 has ``<file>.<ext>`` in a format Asterisk plays, that file is copied instead, untouched.

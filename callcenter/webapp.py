@@ -66,7 +66,8 @@ class DaemonWeb:
                             choices=choices),
             *admin_routes(self.config_editor, language=lang, centre_name=name),
             *self._ivr_routes(),
-            *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name),
+            *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name,
+                            audit=self.config_editor.audit.append),
             *self._sms_routes(),
             *(self.more_routes() if self.more_routes is not None else []),
             *(supervisor_routes(self.supervisor, language=lang, centre_name=name, streams=streams,
@@ -76,7 +77,8 @@ class DaemonWeb:
 
     def _ivr_routes(self) -> list[BaseRoute]:
         """IVR versions (admin API and page) and, when configured, the Twilio webhook."""
-        routes = list(ivr_routes(self.ivr, language=self.cfg.centre.language, centre_name=self.cfg.centre.name))
+        routes = list(ivr_routes(self.ivr, language=self.cfg.centre.language, centre_name=self.cfg.centre.name,
+                                 timezone=self.cfg.centre.timezone, audit=self.config_editor.audit.append))
         tw = self.cfg.twilio
         if tw is not None:
             routes += twilio_routes(TwilioIvr(self.ivr, tw.auth_token, clock=self.now,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from asterisk.sim import PbxSimulator
 from asterisk.sim.testing import AgiConn, TinyAgi
+from tests.pair import running_pair
 from tests.test_sim_calls import cfg, run_with_router
 
 
@@ -36,3 +37,24 @@ async def test_missing_sound_files_answer_like_asterisk_and_the_call_stays_with_
     assert truth.agi_status == "FAILURE"  # the script "completed, returning -1", as res_agi says
     assert truth.queue == "general" and holds == [truth.uniqueid]  # yet not sent to the fallback
     assert truth.outcome == "answered" and truth.answered_by == "1001"
+
+
+async def test_daemon_routes_callers_whose_prompts_are_missing(tmp_path: Path) -> None:
+    """The daemon's IVR over the simulator with the welcome and the main menu's prompt missing: the caller's
+    keys are still read (GET DATA without the prompt) and every call reaches the ACD, none the fallback."""
+    missing = ["callcenter/zh/welcome", "callcenter/zh/main-menu", "callcenter/zh/language"]
+    async with running_pair(tmp_path, speed=100, seed=5, sim_changes={"missing_prompts": missing}) as pair:
+        sim, daemon = pair.sim, pair.daemon
+        complaints = await sim.place_call("13800138010", dtmf=["1", "2"], talk=5, caller_hangs_up=True,
+                                          patience=900)
+        general = await sim.place_call("13800138011", dtmf=["1", "1"], talk=5, caller_hangs_up=True,
+                                       patience=900)
+        for uid in (complaints, general):
+            await sim.wait_call(uid)
+        await pair.settle()
+        records = {r.call_id: r for r in daemon.store.records(pair.clock.origin.replace(year=2000))}
+    for uid, queue in ((complaints, "complaints"), (general, "general")):
+        truth = sim.ledger[uid]
+        assert truth.agi_status == "FAILURE"  # the welcome's STREAM FILE failed, as on Asterisk
+        assert truth.outcome == "answered" and records[uid].queue == queue
+        assert records[uid].agent_id == truth.answered_by and records[uid].outcome.value == "answered"

@@ -89,14 +89,15 @@ async def test_supervisor_forces_an_agent_not_ready_and_raises_a_caller(tmp_path
             calls = [await pair.sim.place_call(n, dtmf=("1", "1"), talk=600)
                      for n in ("13600001111", "13700002222", "15800003333")]
             await pair.sim.place_call("18900004444", dtmf=("1", "2"), talk=600)  # a complaint (priority 1 by the IVR)
-            await page.wait_for_function("document.querySelectorAll('[data-queue=general] tr[data-call]').length === 3")
+            rows = "[data-queue=general] tr[data-call]"
+            await page.wait_for_function(f"() => document.querySelectorAll('{rows}').length === 3")
             await page.wait_for_selector("[data-queue=complaints] tr[data-call]")
             third = page.locator(f"tr[data-call='{calls[2]}']")
             assert "158****3333" in (await third.text_content() or "")
             assert "普通话 › 咨询" in (await third.text_content() or "")
             await third.locator("button.raise").click()
             await page.wait_for_function(
-                f"document.querySelector('[data-queue=general] tr[data-call]').dataset.call === '{calls[2]}'")
+                f"() => document.querySelector('[data-queue=general] tr[data-call]').dataset.call === '{calls[2]}'")
             assert await page.locator(f"tr[data-call='{calls[2]}'] .prio").text_content() == "优先级 1"
             await page.wait_for_selector("#recent li:has-text('强制示忙')")
             await page.wait_for_selector("#recent li:has-text('调整优先级')")

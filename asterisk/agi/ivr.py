@@ -157,11 +157,12 @@ async def _collect(session: AgiSession, command: Collect) -> str:
     except AgiCommandError as exc:
         if exc.code != 200:
             raise
-        # result=-1 on a live channel: the prompt file is missing and Asterisk read no key (app.c's
-        # ast_app_getdata_full gives up before reading). Read the keys without the prompt: the caller who
-        # knows the menu still gets through, the others time out into the menu's retries and fallback.
-        log.warning("IVR prompt %r could not be played on %s: %s", command.file, session.channel, exc.text)
+        # result=-1: the prompt file is missing and Asterisk read no key (app.c's ast_app_getdata_full gives
+        # up before reading), or the caller hung up (HANGUP may follow the reply in a later read). Read the
+        # keys without the prompt: a hang-up shows there (511), else the caller who knows the menu still gets
+        # through and the others time out into the menu's retries and fallback.
         digits, _timed_out = await session.get_data("", command.timeout_ms, command.max_digits)
+        log.warning("IVR prompt %r could not be played on %s: %s", command.file, session.channel, exc.text)
     return digits
 
 

@@ -58,7 +58,7 @@ _FORBIDDEN = {
 }
 
 
-def forbidden_page(language: str, home: str) -> Response:
+def forbidden_page(language: str, home: str, nonce: str = "") -> Response:
     """403 for a browser page opened by a role that may not use it: a page in the centre's language with
     a link to the user's own workspace, never raw JSON."""
     title, text, go, other = _FORBIDDEN["en" if language == "en" else "zh"]
@@ -69,8 +69,10 @@ def forbidden_page(language: str, home: str) -> Response:
 <body class="login-page"><main class="card login" data-error="forbidden">
 <h1>{title}</h1><p>{text}</p>
 <p><a class="button" id="home" href="{html.escape(home)}">{go}</a></p>
-<p><button type="button" id="switch"
- onclick="fetch('/api/me').then(r => r.json()).then(m => fetch('/logout', {{method: 'POST',
- headers: {{'X-CSRF-Token': m.csrf_token}}}})).finally(() => location.href = '/login')">{other}</button></p>
-</main></body></html>"""
+<p><button type="button" id="switch">{other}</button></p>
+</main><script nonce="{html.escape(nonce)}">
+document.getElementById("switch").onclick = () => fetch("/api/me").then((r) => r.json())
+  .then((m) => fetch("/logout", {{method: "POST", headers: {{"X-CSRF-Token": m.csrf_token}}}}))
+  .finally(() => {{ location.href = "/login"; }});
+</script></body></html>"""
     return HTMLResponse(body, status_code=403, headers={"Cache-Control": "no-store"})

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 from callcenter.web.auth import Role, csrf_token, requires
 from callcenter.web.desktop import AGENT_REASONS, json_body
 from callcenter.web.errors import WebError
+from callcenter.web.headers import nonce
 from callcenter.web.sse import SnapshotFeed, SnapshotStream, StreamRegistry
 from callcenter.web.supervisor_words import WORDS
 
@@ -73,13 +74,15 @@ class PriorityBody(BaseModel):
     priority: int = Field(ge=0, le=9)
 
 
-def render_page(*, language: str, centre_name: str, csrf: str, user: str, queues: dict[str, str]) -> str:
+def render_page(*, language: str, centre_name: str, csrf: str, user: str, queues: dict[str, str],
+                nonce: str = "") -> str:
+    """The page; ``nonce`` goes on its inline style and scripts (the CSP of callcenter/web/headers.py)."""
     words = WORDS["en" if language == "en" else "zh"]
     config = {"words": words, "reasons": list(AGENT_REASONS), "stream_url": STREAM_PATH, "queues": queues}
     files = resources.files(__package__)
     return Template(files.joinpath("supervisor.html").read_text(encoding="utf-8")).substitute(
         lang="en" if language == "en" else "zh-CN", centre=html.escape(centre_name), title=html.escape(words["title"]),
-        csrf=html.escape(csrf), user=html.escape(user),
+        csrf=html.escape(csrf), user=html.escape(user), nonce=html.escape(nonce),
         config=json.dumps(config, ensure_ascii=False).replace("<", "\\u003c"),
         css=files.joinpath("supervisor.css").read_text(encoding="utf-8"),
         js=files.joinpath("supervisor.js").read_text(encoding="utf-8"))
@@ -94,7 +97,7 @@ def supervisor_routes(backend: SupervisorBackend, *, language: str, centre_name:
     async def page(request: Request) -> Response:
         user = request.state.user
         body = render_page(language=language, centre_name=centre_name, csrf=csrf_token(request),
-                           user=user.display_name or user.username, queues=queues)
+                           user=user.display_name or user.username, queues=queues, nonce=nonce(request))
         return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
     @requires(Role.SUPERVISOR, Role.ADMIN)

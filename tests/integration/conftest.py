@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import AGENTS, DaemonProcess, Phones, kill, lab_config
+from tests.integration.harness import AGENTS, SESSION_CALLS, DaemonProcess, Phones, kill, lab_config, session_figures
 from tests.integration.install import install_per_readme
 from tests.integration.lab import Lab, ensure_built
 from tests.ports import free_ports
@@ -21,6 +21,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.asterisk)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SESSION_CALLS:
+        terminalreporter.write_line(f"asterisk integration: {session_figures()}")
 
 
 @pytest.fixture(scope="session")

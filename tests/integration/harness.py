@@ -140,6 +140,19 @@ class CallTruth:
     ended: bool = False
 
 
+#: every lab call of the session, for the suite's figures (conftest's terminal summary)
+SESSION_CALLS: list[CallTruth] = []
+
+
+def session_figures() -> str:
+    calls = SESSION_CALLS
+    routed = sum(t.answered_by is not None and not t.fallback for t in calls)
+    queue = sum(t.answered_by is not None and t.fallback for t in calls)
+    unanswered = sum(t.answered_by is None for t in calls)
+    return (f"{len(calls)} calls on the real PBX: {routed} answered through the daemon's ACD, {queue} answered "
+            f"by Asterisk's fallback queue, {unanswered} not answered (caller gave up or hung up)")
+
+
 class Phones:
     """The test's own AMI login: places callers, and watches what the PBX did with them."""
 
@@ -169,6 +182,7 @@ class Phones:
         self._seq += 1
         number = f"1380000{self._seq:04d}"
         truth = self.calls[number] = self._by_call[str(self._seq)] = CallTruth(number)
+        SESSION_CALLS.append(truth)
         variables = {"__LAB_CALL": str(self._seq), "LAB_PATIENCE": f"{patience:g}", "LAB_DTMF": dtmf,
                      "LAB_DTMF_DELAY": f"{dtmf_delay:g}", "__AGENT_TALK": f"{talk:g}",
                      "__AGENT_ANSWER_DELAY": f"{answer_delay:g}", "CC_AGI_URL": agi_url}

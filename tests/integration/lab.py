@@ -46,8 +46,9 @@ NOLOAD = (
 
 
 def ensure_built() -> Path:
-    """The prefix with sbin/asterisk; builds it (minutes, once per machine) when it is missing."""
-    if not (PREFIX / "sbin" / "asterisk").exists():
+    """The prefix with sbin/asterisk; builds it (minutes, once per machine) when it is missing or unfinished
+    (build.sh leaves PREFIX/.built-<sha> last)."""
+    if not (PREFIX / "sbin" / "asterisk").exists() or not any(PREFIX.glob(".built-*")):
         subprocess.run(["bash", str(BUILD_SH), str(PREFIX)], check=True)
     return PREFIX
 
@@ -216,9 +217,18 @@ class Lab:
         while time.monotonic() < deadline and "0 active channels" not in self.cli("core show channels count"):
             time.sleep(0.2)
 
-    def log_text(self) -> str:
+    def log_text(self, since: int = 0) -> str:
+        """Asterisk's log (from byte ``since``: a ``log_size()`` taken earlier, to see one test's lines)."""
         path = self.root / "log" / "messages"
-        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        if not path.exists():
+            return ""
+        with path.open("rb") as f:
+            f.seek(since)
+            return f.read().decode("utf-8", errors="replace")
+
+    def log_size(self) -> int:
+        path = self.root / "log" / "messages"
+        return path.stat().st_size if path.exists() else 0
 
 
 def copy_prompts(src: Path, lab: Lab) -> None:
