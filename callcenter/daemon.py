@@ -46,6 +46,7 @@ from callcenter.supervisor import SupervisorDesk
 from callcenter.survey_calls import AgiCalls
 from callcenter.timers import TimerService
 from callcenter.web import serve as serve_web
+from callcenter.web.sessions import SessionStore
 from callcenter.web.twilio import SmsReplies
 from callcenter.webapp import DaemonWeb
 from config.loader import ConfigError, load_config
@@ -148,7 +149,8 @@ class Daemon:
                                manual_agents=self.manual_agents)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
-                             state_dir=state_dir, more_routes=self.incidents.routes)
+                             state_dir=state_dir, more_routes=self.incidents.routes,
+                             sessions=SessionStore(self.store.engine, hours=cfg.web.session_hours))
         self.supervisor = SupervisorDesk(flow=self.flow, desk=self.desk, cfg=cfg, menu=lambda: self.ivr.current().menu,
                                          audit=self.web.config_editor.audit, shift_rules=self.shift_rules,
                                          ami=self.ami, now=self.clock.now, manual_agents=self.manual_agents)

@@ -32,7 +32,7 @@ from typing import Any
 import aiomqtt
 
 from callcenter import privacy
-from callcenter.mqtt_stats import say_offline
+from callcenter.mqtt_stats import broker_password, say_offline
 from config.models import MqttConfig
 
 log = logging.getLogger("callcenter.screenpop")
@@ -321,9 +321,8 @@ class ScreenPop:
 
     def _client(self) -> aiomqtt.Client:
         assert self.mqtt is not None
-        password = self.mqtt.password.get_secret_value() if self.mqtt.password is not None else None
         return aiomqtt.Client(
-            self.mqtt.host, self.mqtt.port, username=self.mqtt.username, password=password,
+            self.mqtt.host, self.mqtt.port, username=self.mqtt.username, password=broker_password(self.mqtt),
             identifier=self.client_id, timeout=5.0, keepalive=15,
             will=aiomqtt.Will(f"{self.prefix}/agents/status", b"offline", qos=1, retain=True),
         )

@@ -29,6 +29,7 @@ from .errors import (
     WrongCallState,
 )
 from .events import (
+    AgentDeviceChanged,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentNotReady,
@@ -60,6 +61,7 @@ from .timerkeys import (
 
 __all__ = [
     "OUTCOMES",
+    "AgentDeviceChanged",
     "AgentInput",
     "AgentLoggedIn",
     "AgentLoggedOut",
