@@ -46,6 +46,7 @@ from callcenter.resync.plan import Kind, KnownCall, Live, LiveChannel
 from metrics.live import LiveStats
 from queueing import (
     AgentDeviceChanged,
+    AgentQueuesChanged,
     AgentStateChanged,
     CallEnded,
     CallLeft,
@@ -384,6 +385,9 @@ class CallFlow:
                 self.timers.start(cmd.key, cmd.due)
             elif isinstance(cmd, CancelTimer):
                 self.timers.cancel(cmd.key)
+            elif isinstance(cmd, AgentQueuesChanged):
+                self.live.agent_queues[cmd.agent_id] = cmd.new  # the wallboard's ready-per-queue counts
+                log.info("agent %s now serves %s (by %s)", cmd.agent_id, ",".join(cmd.new), cmd.by)
             elif isinstance(cmd, AgentStateChanged):
                 self.live.set_agent_state(cmd.agent_id, cmd.new.value)
                 log.debug("agent %s: %s -> %s (%s)", cmd.agent_id, cmd.old, cmd.new, cmd.reason)

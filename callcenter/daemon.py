@@ -43,6 +43,7 @@ from callcenter.resync import OpenCallJournal, Resyncer
 from callcenter.retention import RetentionJob, run_daily
 from callcenter.screenpop import ScreenPop, store_history_source
 from callcenter.staffing_live import run_risk
+from callcenter.supervisor import SupervisorDesk
 from callcenter.survey_calls import AgiCalls
 from callcenter.timers import TimerService
 from callcenter.web import serve as serve_web
@@ -158,6 +159,10 @@ class Daemon:
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
                              state_dir=state_dir, more_routes=self.incidents.routes,
                              sessions=SessionStore(self.store.engine, hours=cfg.web.session_hours))
+        self.supervisor = SupervisorDesk(flow=self.flow, desk=self.desk, cfg=cfg, menu=lambda: self.ivr.current().menu,
+                                         audit=self.web.config_editor.audit, shift_rules=self.shift_rules,
+                                         ami=self.ami, now=self.clock.now, manual_agents=self.manual_agents)
+        self.web.supervisor = self.supervisor
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None
 
     # ------------------------------------------------------------------ lifecycle
@@ -248,7 +253,9 @@ class Daemon:
         """Live figures start from the store, so a restart changes no figure (today and the last 24 h)."""
         now = self.clock.now()
         since = min(day_bounds(now, self.cfg.centre.timezone)[0], now - timedelta(hours=24))
-        self.live.add_records(self.store.records(since))
+        records = self.store.records(since)
+        self.live.add_records(records)
+        self.supervisor.load(records)  # calls and talk time per agent today
         # Calls recorded while the database was away are in the spool, not yet in the store.
         self.live.add_records(r for r in self.writer.spooled_records() if r.ended_at >= since)
         for iv in self.agent_log.intervals(since):
@@ -284,6 +291,7 @@ class Daemon:
     def _recorded(self, record: CallRecordData) -> None:
         self.writer.submit(record)
         self.resync.recorded(record.call_id)
+        self.supervisor.recorded(record)
 
     def _agent_changed(self, cmd: AgentStateChanged) -> None:
         closed = self.agent_timeline.change(cmd.agent_id, cmd.new.value, cmd.reason, cmd.at)

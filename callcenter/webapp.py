@@ -20,6 +20,7 @@ from callcenter.web.desktop import desktop_routes
 from callcenter.web.ivr_api import ivr_routes
 from callcenter.web.sessions import SessionStore
 from callcenter.web.sse import StreamRegistry
+from callcenter.web.supervisor import SupervisorBackend, supervisor_routes
 from callcenter.web.tickets_api import tickets_routes
 from callcenter.web.twilio import SmsReplies, TwilioIvr, sms_routes, twilio_routes
 from callcenter.web.users_api import users_routes
@@ -42,6 +43,8 @@ class DaemonWeb:
                                           state_dir / "config-edits.yaml")
         #: SMS follow-up replies (callcenter/web/twilio.py), with tickets.twilio
         self.sms_replies: SmsReplies | None = None
+        #: the supervisor's console (callcenter/supervisor.py), set by the daemon before the app is built
+        self.supervisor: SupervisorBackend | None = None
 
     def app(self, snapshot: Callable[[], dict[str, Any]], metrics_text: Callable[[], tuple[bytes, str]]) -> Starlette:
         cfg = self.cfg
@@ -76,6 +79,9 @@ class DaemonWeb:
                             audit=self.config_editor.audit.append, pending_call=self.pending_call),
             *self._sms_routes(),
             *(self.more_routes() if self.more_routes is not None else []),
+            *(supervisor_routes(self.supervisor, language=lang, centre_name=name, streams=streams,
+                                queues={q.name: q.label(lang) for q in self.cfg.queues})
+              if self.supervisor is not None else []),
         ]
 
     def pending_call(self, call_id: str) -> PendingCall | None:

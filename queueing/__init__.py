@@ -5,6 +5,7 @@ from agents.state import AgentInput, AgentState, IllegalTransition
 from .callstate import CallInput, CallState, IllegalCallTransition, allows, next_call_state
 from .commands import (
     OUTCOMES,
+    AgentQueuesChanged,
     AgentStateChanged,
     Announce,
     CallMoved,
@@ -46,6 +47,7 @@ from .events import (
     MoveCall,
     OfferAnswered,
     OfferFailed,
+    SetAgentQueues,
     SetCallPriority,
     TimerFired,
 )
@@ -66,6 +68,7 @@ __all__ = [
     "AgentLoggedIn",
     "AgentLoggedOut",
     "AgentNotReady",
+    "AgentQueuesChanged",
     "AgentReady",
     "AgentSpec",
     "AgentState",
@@ -105,6 +108,7 @@ __all__ = [
     "PlaceCallback",
     "PreferTimer",
     "QueueSpec",
+    "SetAgentQueues",
     "SetCallPriority",
     "ShiftCloseTimer",
     "ShiftGate",

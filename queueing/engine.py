@@ -18,6 +18,7 @@ from records.model import Outcome
 from . import events as ev
 from .callstate import FALLBACK_OUTCOMES, CallInput, CallState, next_call_state
 from .commands import (
+    AgentQueuesChanged,
     AgentStateChanged,
     Announce,
     CallMoved,
@@ -90,6 +91,7 @@ class Engine(Routing):
             ev.TimerFired: self._on_timer,
             ev.MoveCall: self._on_move,
             ev.SetCallPriority: self._on_priority,
+            ev.SetAgentQueues: self._on_agent_queues,
             ev.CallbackRequested: self._on_callback,
             ev.AgentDeviceChanged: self._on_device,
         }
@@ -423,6 +425,17 @@ class Engine(Routing):
             self._unwait(c)
             self._wait(c)
             self._dispatch_call(c, e.at, out)
+
+    def _on_agent_queues(self, e: ev.SetAgentQueues, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        for q in e.queues:
+            self._queue_spec(q)  # an unknown queue raises before anything changes
+        if e.queues == a.queues:
+            return
+        old = a.queues
+        self._set_queues(a, e.queues)
+        out.append(AgentQueuesChanged(a.id, old, e.queues, e.at, e.by))
+        self._dispatch_agent(a, e.at, out)  # a ready agent may take a caller of the new queue at once
 
     # ----------------------------------------------------------------------------------- timers
 

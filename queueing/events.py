@@ -240,6 +240,22 @@ class SetCallPriority(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class SetAgentQueues(_Event):
+    """A supervisor moves an agent between queues: ``queues`` is the agent's whole new list (at least one)."""
+
+    at: datetime
+    agent_id: str
+    queues: tuple[str, ...]
+    by: str
+
+    def _check(self) -> None:
+        queues = tuple(self.queues) if isinstance(self.queues, (list, tuple)) else None
+        if not queues or not all(isinstance(q, str) and q for q in queues):
+            raise EventError(f"queues must be a non-empty list of queue names, got {self.queues!r}")
+        object.__setattr__(self, "queues", tuple(dict.fromkeys(queues)))
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested(_Event):
     """Virtual hold: the caller hangs up and keeps the place; at the head the engine places a callback."""
 
@@ -277,6 +293,7 @@ Event = (
     | ExtendWrapUp
     | MoveCall
     | SetCallPriority
+    | SetAgentQueues
     | CallbackRequested
     | AgentDeviceChanged
 )

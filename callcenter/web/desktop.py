@@ -48,6 +48,7 @@ from callcenter.screenpop import AgentHub
 from callcenter.web.auth import (
     ALL_ROLES,
     CSRF_FIELD,
+    HOME,
     SESSION_CSRF,
     LoginLimiter,
     Role,
@@ -227,7 +228,8 @@ ROUTES: tuple[tuple[str, str, str, tuple[Role, ...] | None, bool], ...] = (
     ("/login", "POST", "login", None, False),
     ("/logout", "POST", "logout", ANYONE, False),
     ("/api/me", "GET", "me", ANYONE, False),
-    ("/desk", "GET", "desk", (Role.AGENT,), True),
+    # a supervisor or admin who opens the desk is sent to their own workspace (auth.HOME)
+    ("/desk", "GET", "desk", (Role.AGENT, Role.SUPERVISOR, Role.ADMIN), True),
     ("/api/desk/stream", "GET", "stream", (Role.AGENT,), False),
     ("/api/desk/state", "GET", "get_state", (Role.AGENT,), False),
     ("/api/desk/state", "POST", "set_state", (Role.AGENT,), False),
@@ -323,7 +325,7 @@ class DeskRoutes:
             raise WebError(403, "user_disabled", "this user is disabled; ask an administrator")
         log_in(request, user)
         log.info("user %s (%s) signed in from %s", user.username, user.role.value, address)
-        target = "/admin" if user.role is Role.ADMIN else "/desk"
+        target = HOME[user.role]
         if is_form:
             return RedirectResponse(target, status_code=303)
         return JSONResponse({"ok": True, "next": target, "user": user.public(), "csrf_token": csrf_token(request)})
@@ -354,6 +356,9 @@ class DeskRoutes:
         responses:
           200: {description: HTML}
         """
+        role = request.state.user.role
+        if role is not Role.AGENT:
+            return RedirectResponse(HOME[role], status_code=303)
         return HTMLResponse(self.desk_page, headers={"Cache-Control": "no-store"})
 
     @staticmethod

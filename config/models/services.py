@@ -170,6 +170,8 @@ class UserConfig(Section):
     password_hash: Annotated[SecretStr, BeforeValidator(_check_hash)]
     agent_id: Annotated[NumberOrStr, Field(pattern=r"^[0-9]{1,10}$")] | None = None
     department: Text | None = None
+    #: a supervisor's own phone (a dial string, e.g. PJSIP/9001): listen / whisper / barge ring it first
+    endpoint: str | None = Field(default=None, pattern=r"^[^\s,]+$")
 
     @model_validator(mode="after")
     def _role_links(self) -> UserConfig:
