@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import count
-from typing import Any, Protocol
+from typing import Any
 
 from agents.state import FORCE_INPUTS, RING_FAILURE_REASONS, AgentInput, AgentState, next_state
 from records.model import Outcome
@@ -29,7 +29,7 @@ from .commands import (
     PlaceCallback,
     StartTimer,
 )
-from .config import EngineConfig
+from .config import EngineConfig, ShiftGate
 from .errors import (
     DuplicateCall,
     NotOnShift,
@@ -56,16 +56,6 @@ from .timerkeys import (
 READY = AgentState.READY
 WAITING, RINGING, TALKING = CallState.WAITING, CallState.RINGING, CallState.TALKING
 Out = list[Command]
-
-
-class ShiftGate(Protocol):
-    """What the engine asks of the shift rules (agents/shifts.py implements it)."""
-
-    def ready_allowed(self, agent_id: str, at: datetime) -> bool: ...
-
-    def offers_close_at(self, agent_id: str, at: datetime) -> datetime | None: ...
-
-    def logout_at(self, agent_id: str, at: datetime) -> datetime | None: ...
 
 
 class Engine(Routing):
