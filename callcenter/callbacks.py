@@ -116,6 +116,7 @@ class CallbackDialer:
         cb.agent_id = cmd.agent_id
         self._save(cb)
         self.dialling[endpoint.lower()] = cb.key
+        log.info("callback %s: dialling agent %s first (attempt %d)", cb.key, cmd.agent_id, cb.attempts + 1)
         dial = self.cfg.trunk.replace("${NUMBER}", cb.number)
         fields: list[tuple[str, object]] = [
             ("Channel", endpoint), ("Context", self.cfg.context), ("Exten", "s"), ("Priority", "1"),
