@@ -52,8 +52,11 @@ class CallbackStats:
 class CallbackDialer:
     def __init__(self, store: CallbackStore, cfg: CallbacksConfig, *, endpoints: dict[str, str],
                  feed: Callable[[Event], None], originate: Originate, now: Callable[[], datetime],
-                 tz: str = "UTC") -> None:
+                 tz: str = "UTC", pbx_ready: Callable[[], bool] = lambda: True) -> None:
+        """``pbx_ready``: AMI logged in and resynced; before that no callback is queued (its Originate
+        would fail and count against the agent)."""
         self.store, self.cfg, self.endpoints, self.feed = store, cfg, endpoints, feed
+        self.pbx_ready = pbx_ready
         self.originate, self.now, self.tz = originate, now, ZoneInfo(tz)
         self.stats = CallbackStats()
         #: open callbacks by engine id (cb-N); those with ``queued`` are in the engine now
@@ -91,7 +94,7 @@ class CallbackDialer:
     def tick(self) -> None:
         """Queue every open callback that is due and within the hours (run each second by ``run``)."""
         now = self.now()
-        if not self.in_hours(now):
+        if not self.in_hours(now) or not self.pbx_ready():
             return
         for key, cb in sorted(self.open.items(), key=lambda kv: kv[1].entered_at):
             if key in self.queued or (cb.next_at is not None and cb.next_at > now):

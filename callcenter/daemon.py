@@ -151,7 +151,7 @@ class Daemon:
         # Callbacks (预约回电) dialled out when the ACD gives them an agent (callcenter/callbacks.py).
         self.callbacks = CallbackDialer(CallbackStore(self.store.engine), cfg.callbacks, endpoints=self.endpoints,
                                         feed=self.flow.feed, originate=self._originate_fields, now=self.clock.now,
-                                        tz=cfg.centre.timezone)
+                                        tz=cfg.centre.timezone, pbx_ready=self._pbx_ready)
         self.flow.place_callback, self.flow.callback_requested = self.callbacks.place, self.callbacks.request
         self.registry.register(CallbackCollector(self.callbacks))
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
@@ -328,6 +328,9 @@ class Daemon:
             return self.store.get(call_id) is not None
         except Exception:  # the database is away: resubmit (the store drops a repeat)
             return False
+
+    def _pbx_ready(self) -> bool:
+        return self.ami.stats.connected and self.resync.synced.is_set()
 
     async def _originate_fields(self, fields: list[tuple[str, object]]) -> None:
         await self.ami.action("Originate", fields)

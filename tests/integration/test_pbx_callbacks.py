@@ -2,8 +2,9 @@
 
 Two callback requests are in the database before the daemon starts (as a daemon restart finds them): the
 daemon queues them at their place, originates the agent's phone into the shipped [cc-callback-dial], which
-dials the citizen through ``callbacks.trunk`` (here a Local channel into the lab's [lab-citizen]). 9001
-answers; 8001 never does, so it is tried ``attempts`` times, ``interval_seconds`` apart, then given up.
+dials the citizen through ``callbacks.trunk`` (here a Local channel into the lab's [lab-citizen]); the agent
+is the lab phone 1070, which stays on the line 30 s after answering. 9001 answers; 8001 never does, so it
+is tried ``attempts`` times, ``interval_seconds`` apart, then given up.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import create_engine
 
 from records.callbacks import Callback, CallbackStore
-from tests.integration.harness import AGENTS, DaemonProcess, lab_config
+from tests.integration.harness import DaemonProcess, lab_config
 from tests.integration.lab import Lab
 
 
@@ -35,7 +36,7 @@ async def _finished(store: CallbackStore, ids: list[int], within: float) -> list
 
 
 async def test_callbacks_answered_and_given_up_on_the_real_pbx(lab: Lab, tmp_path: Path) -> None:
-    cfg = lab_config(lab, tmp_path, agents={"1001": AGENTS["1001"]}, edit=_callbacks)
+    cfg = lab_config(lab, tmp_path, agents={"1001": "Local/1070@lab-agents"}, edit=_callbacks)
     daemon = DaemonProcess(cfg, tmp_path)
     store = CallbackStore(create_engine(daemon.db_url))
     start = datetime.now(UTC)
@@ -50,7 +51,8 @@ async def test_callbacks_answered_and_given_up_on_the_real_pbx(lab: Lab, tmp_pat
         "answered", "1001", 1, "ANSWER"), daemon.log()
     assert answered.answered_at is not None and start < answered.answered_at <= (answered.finished_at or start)
     assert (failed.state, failed.attempts) == ("failed", 2), daemon.log()
-    assert failed.last_result != "ANSWER" and failed.answered_at is None
+    assert failed.last_result == "NOANSWER" and failed.answered_at is None
+    assert "Originate to agent" not in daemon.log()  # none sent before the AMI login and resync
     # the earlier place is dialled first: the first callback was answered before the second was first tried
     assert failed.last_attempt_at is not None and answered.finished_at is not None
     assert answered.finished_at < failed.last_attempt_at
