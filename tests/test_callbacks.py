@@ -118,7 +118,7 @@ async def test_an_answered_callback_records_the_agent_and_the_time(f: Flow, tmp_
     assert row.answered_at == t(120) and f.flow.engine.call_state(cb.key) is None
 
 
-async def test_no_callback_is_dialled_outside_the_hours(f: Flow, tmp_path: Path) -> None:
+async def test_no_callback_is_dialled_outside_the_hours_or_before_the_pbx_is_ready(f: Flow, tmp_path: Path) -> None:
     store = CallbackStore(create_engine(f"sqlite:///{tmp_path / 'cb.db'}"))
     clock, sent = Clock(), list[list[tuple[str, object]]]()
     d = _dialer(f, store, clock, sent, hours=["08:00", "09:00"])  # t(100) is 01:01:40 UTC
@@ -126,6 +126,11 @@ async def test_no_callback_is_dialled_outside_the_hours(f: Flow, tmp_path: Path)
     cb = d.request("ivr-3", "13900000002", "main", t(90))
     assert cb is not None and f.flow.engine.call_state(cb.key) is None and not sent
     clock.now = t(0) + timedelta(hours=7)  # 08:00
+    up = False
+    d.pbx_ready = lambda: up  # AMI not logged in (or not resynced) yet: nothing is queued
+    d.tick()
+    assert f.flow.engine.call_state(cb.key) is None
+    up = True
     d.tick()
     await asyncio.sleep(0)
     assert len(sent) == 1
