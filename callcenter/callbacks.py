@@ -120,7 +120,7 @@ class CallbackDialer:
         self._save(cb)
         self.dialling[endpoint.lower()] = cb.key
         log.info("callback %s: dialling agent %s first (attempt %d)", cb.key, cmd.agent_id, cb.attempts + 1)
-        dial = self.cfg.trunk.replace("${NUMBER}", cb.number)
+        dial = self.cfg.trunk.replace("{number}", cb.number)
         fields: list[tuple[str, object]] = [
             ("Channel", endpoint), ("Context", self.cfg.context), ("Exten", "s"), ("Priority", "1"),
             ("Timeout", str(self.cfg.agent_ring_seconds * 1000)), ("CallerID", f'"回电" <{self.cfg.caller_id}>'),

@@ -48,7 +48,7 @@ def _dialer(f: Flow, store: CallbackStore, clock: Clock, sent: list[list[tuple[s
     async def originate(fields: list[tuple[str, object]]) -> None:
         sent.append(fields)
 
-    settings = CallbacksConfig.model_validate({"trunk": "Local/${NUMBER}@out", "attempts": 2, "interval_seconds": 60,
+    settings = CallbacksConfig.model_validate({"trunk": "Local/{number}@out", "attempts": 2, "interval_seconds": 60,
                                                "hours": ["00:00", "23:59"], **cfg})
     d = CallbackDialer(store, settings, endpoints=f.flow.endpoints, feed=f.flow.feed, originate=originate,
                        now=clock)

@@ -203,9 +203,9 @@ class IncidentsConfig(Section):
 
 class CallbacksConfig(Section):
     """Callbacks (预约回电) dialled out: the agent's phone first (AMI Originate), then the citizen through
-    ``trunk`` in the dialplan's [cc-callback-dial]; ``${NUMBER}`` in ``trunk`` is the citizen's number."""
+    ``trunk`` in the dialplan's [cc-callback-dial]; ``{number}`` in ``trunk`` is the citizen's number."""
 
-    trunk: str = Field(default="PJSIP/${NUMBER}@trunk", pattern=r"\$\{NUMBER\}")
+    trunk: str = Field(default="PJSIP/{number}@trunk", pattern=r"\{number\}")
     attempts: int = Field(default=3, ge=1, le=10)
     interval_seconds: float = Field(default=600.0, ge=0)  # between two attempts
     ring_seconds: int = Field(default=30, ge=5, le=120)  # how long the citizen's phone rings

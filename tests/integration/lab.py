@@ -103,7 +103,7 @@ exten => _107X,1,Ringing()
  same => n,Wait(30)
  same => n,Hangup()
 
-; citizens called back (callbacks.trunk Local/${{NUMBER}}@lab-citizen): 9XXX answer and talk 1 s, 8XXX never answer
+; citizens called back (callbacks.trunk Local/{{number}}@lab-citizen): 9XXX answer and talk 1 s, 8XXX never answer
 [lab-citizen]
 exten => _9XXX,1,Answer()
  same => n,Wait(1)

@@ -22,7 +22,7 @@ from tests.integration.lab import Lab
 
 
 def _callbacks(raw: dict[str, Any]) -> None:
-    raw["callbacks"] = {"trunk": "Local/$${NUMBER}@lab-citizen", "attempts": 2, "interval_seconds": 2,
+    raw["callbacks"] = {"trunk": "Local/{number}@lab-citizen", "attempts": 2, "interval_seconds": 2,
                         "ring_seconds": 5, "agent_ring_seconds": 10, "hours": ["00:00", "23:59"]}
 
 
