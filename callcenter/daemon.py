@@ -37,7 +37,7 @@ from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
 from callcenter.engine_config import engine_config_from, shift_rules_from
 from callcenter.executor import AMI_WORKERS, AmiExecutor
-from callcenter.ha import STEPPED_DOWN, HaNode, Health, OpsCollector, install_health
+from callcenter.ha import STEPPED_DOWN, HaNode, Health, OpsCollector, install_health, schema_lock
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.resync import OpenCallJournal, Resyncer
@@ -372,7 +372,11 @@ async def run_daemon(config_path: str) -> int:
     except ConfigError as exc:
         print(exc)
         return 2
-    daemon = Daemon(cfg)
+    if cfg.ha is not None:  # the nodes of a pair create missing tables one after the other
+        with schema_lock(cfg.database.url):
+            daemon = Daemon(cfg)
+    else:
+        daemon = Daemon(cfg)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

@@ -21,15 +21,17 @@ take the lease while a migration is running elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger("callcenter.ha")
 
@@ -157,3 +159,21 @@ def describe(view: LeaseView | None) -> dict[str, Any]:
     if view is None:
         return {}
     return {"holder": view.holder, "epoch": view.epoch, "live": view.live}
+
+
+@contextlib.contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Held while a node builds its parts: each part creates its missing tables (``create_all``), and two
+    nodes doing so at once on an empty PostgreSQL database collide in its catalogue (pg_type's unique index)."""
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext('callcenter_schema'))"))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtext('callcenter_schema'))"))
+                conn.commit()
+    finally:
+        engine.dispose()

@@ -153,11 +153,11 @@ class HaNode:
         term = self.term
         assert term is not None
         await asyncio.sleep(self.cfg.renew_seconds)
-        left = term.deadline - self.clock()
         try:
-            if left <= 0:
-                raise TimeoutError("past the local deadline")
-            sent = await self._db(self.store.renew, self.cfg.node, term.epoch, self.cfg.lease_seconds, within=left)
+            # No shorter wait: the fence is by the clock already, and a renewal that succeeds late still counts
+            # from when it was sent (a stalled loop here must not cost a term the database still grants).
+            sent = await self._db(self.store.renew, self.cfg.node, term.epoch, self.cfg.lease_seconds,
+                                  within=self.cfg.lease_seconds)
         except Exception as exc:
             self._db_failed("lease renewal", exc)
             if self.clock() >= term.deadline:
@@ -166,6 +166,9 @@ class HaNode:
         if sent is None:
             self.step_down("the lease is no longer this node's")
             return
+        if self.clock() >= term.deadline:
+            log.warning("ha: node %s was fenced for %.2f s (renewal late), acting again", self.cfg.node,
+                        self.clock() - term.deadline)
         term.extend(sent, self.cfg.lease_seconds, self.cfg.margin_seconds)
         self.stats.renewals += 1
 
