@@ -34,7 +34,8 @@ def test_the_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     keys = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
     assert keys["Restart"] == "always"  # a leader that stepped down (exit 75) comes back as a standby
     assert keys["KillSignal"] == "SIGTERM" and keys["UMask"] == "0077"
-    assert keys["ExecStart"].split()[1:] == ["--log-level", "INFO", "run", "--config", "/etc/callcenter/callcenter.yaml"]
+    assert keys["ExecStart"].split()[1:] == ["--log-level", "INFO", "run", "--config",
+                                             "/etc/callcenter/callcenter.yaml"]
 
 
 def test_the_unit_rejects_a_typo_so_the_check_can_fail(tmp_path: Path) -> None:
@@ -54,3 +55,32 @@ def test_the_container_recipe_runs_the_daemon_as_the_unit_does() -> None:
     assert 'ENTRYPOINT ["/opt/callcenter/.venv/bin/callcenter", "--log-level", "INFO"]' in lines
     assert 'CMD ["run", "--config", "/etc/callcenter/callcenter.yaml"]' in lines
     assert "STOPSIGNAL SIGTERM" in lines
+
+
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+MON = ROOT / "monitoring"
+
+
+def test_the_hot_standby_alerts_pass_promtool_and_name_exported_metrics() -> None:
+    check = subprocess.run([PROMTOOL, "check", "rules", str(MON / "ha_alerts.yml")], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0 and "SUCCESS: 5 rules found" in check.stdout, check.stdout + check.stderr
+    unit = subprocess.run([PROMTOOL, "test", "rules", "ha_alerts_test.yml"], capture_output=True, text=True,
+                          timeout=60, cwd=MON)
+    assert unit.returncode == 0, unit.stdout + unit.stderr
+    from datetime import UTC, datetime
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from callcenter.ha import Health, OpsCollector
+
+    health = Health(amis={}, db_ping=lambda: None, brokers={"mqtt": lambda: True}, ha=None, synced=lambda: True,
+                    now=lambda: datetime.now(UTC), timezone="Asia/Shanghai")
+    health.database_up = True
+    registry = CollectorRegistry()
+    registry.register(OpsCollector(health))
+    exported = generate_latest(registry).decode()
+    import re
+
+    for name in set(re.findall(r"\b(callcenter_[a-z0-9_]+)", (MON / "ha_alerts.yml").read_text(encoding="utf-8"))):
+        assert f"\n{name}" in exported or exported.startswith(name), name

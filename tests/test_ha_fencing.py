@@ -60,8 +60,8 @@ async def test_leader_cut_from_the_database_steps_down_and_never_acts_after_the_
                 v = check_calls(c, records, journal_open(b, db_url))
                 a_actions, b_actions = c.mutating_actions(a.ami_user), c.mutating_actions(b.ami_user)
                 log_a = a.log_text()
-    print(f"cut -> stepped down {stepped_down:.2f} s, cut -> new leader routing {took:.2f} s; "
-          f"old leader's last action {max(a_actions) - cut_at:+.2f} s, new leader's first {min(b_actions) - cut_at:+.2f} s")
+    print(f"cut -> stepped down {stepped_down:.2f} s, cut -> new leader routing {took:.2f} s; old leader's last "
+          f"action {max(a_actions) - cut_at:+.2f} s, new leader's first {min(b_actions) - cut_at:+.2f} s")
     v.assert_clean("leader's database cut (hot standby)", 1, None)
     assert a_actions and b_actions
     assert max(a_actions) < min(b_actions), "two leaders acted in turn"

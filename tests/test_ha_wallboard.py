@@ -26,7 +26,8 @@ async def _text(page: Any, selector: str) -> str:
 
 
 @pytest.mark.parametrize(("language", "takeover", "down"), [
-    ("zh", "备用节点 node-b 已于 15:27:58 接管（第 2 任，接替 node-a）", "不可用：数据库、消息服务器（MQTT）、PBX 连接（AMI）pbx2"),
+    ("zh", "备用节点 node-b 已于 15:27:58 接管（第 2 任，接替 node-a）",
+     "不可用：数据库、消息服务器（MQTT）、PBX 连接（AMI）pbx2"),
     ("en", "Standby node-b took over at 15:27:58 (term 2, after node-a)",
      "Not available: database, message broker (MQTT), PBX link (AMI) pbx2"),
 ])
