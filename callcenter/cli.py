@@ -51,13 +51,19 @@ def _cmd_shifts_check(args: argparse.Namespace) -> int:
 def _cmd_ivr_check(args: argparse.Namespace) -> int:
     from callcenter.ivrcli import ivr_check_main
 
-    return ivr_check_main(args.file, args.config)
+    return ivr_check_main(args.file, args.config, sounds=args.sounds)
 
 
 def _cmd_ivr_render(args: argparse.Namespace) -> int:
     from callcenter.ivrcli import ivr_render_main
 
     return ivr_render_main(args.file, args.output, args.config, args.engine)
+
+
+def _cmd_prompts_build(args: argparse.Namespace) -> int:
+    from callcenter.prompts import prompts_build_main
+
+    return prompts_build_main(args.config, args.sounds, args.overrides)
 
 
 def _cmd_tickets(args: argparse.Namespace) -> int:
@@ -98,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     ic = ivr.add_parser("check", help="check a menu (a config file or a menu YAML); exits 1 on problems")
     ic.add_argument("file")
     ic.add_argument("--config", default=None, help="config whose queues and skills a menu file is checked against")
+    ic.add_argument("--sounds", default=None,
+                    help="Asterisk's sounds folder (astdatadir/sounds): warn about prompts with no file there")
     ic.set_defaults(func=_cmd_ivr_check)
     ir = ivr.add_parser("render", help="draw a menu as SVG (graphviz dot if installed)")
     ir.add_argument("file")
@@ -105,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("--config", default=None)
     ir.add_argument("--engine", choices=["auto", "dot", "builtin"], default="auto")
     ir.set_defaults(func=_cmd_ivr_render)
+
+    pr = sub.add_parser("prompts", help="IVR prompts as sound files").add_subparsers(dest="prompts_command",
+                                                                                    required=True)
+    pb = pr.add_parser("build", help="speak the config's prompt texts into 8 kHz WAV files (espeak-ng, sox)")
+    pb.add_argument("--config", required=True)
+    pb.add_argument("--sounds", required=True,
+                    help="Asterisk's sounds folder: /var/lib/asterisk/sounds (source install), "
+                         "/usr/share/asterisk/sounds (Debian packages)")
+    pb.add_argument("--overrides", default=None, help="folder of recorded prompts (same names) that win over speech")
+    pb.set_defaults(func=_cmd_prompts_build)
 
     shifts = sub.add_parser("shifts", help="shift rules").add_subparsers(dest="shifts_command", required=True)
     sc = shifts.add_parser("check", help="intervals of a week where the roster leaves a queue under its minimum")

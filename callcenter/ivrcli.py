@@ -42,7 +42,7 @@ _KIND_ZH = {"play": "放音", "menu": "菜单", "set": "设置", "enqueue": "进
             "rate": "满意度评价"}
 
 
-def ivr_check_main(file: str, config: str | None = None) -> int:
+def ivr_check_main(file: str, config: str | None = None, sounds: str | None = None) -> int:
     source = load_menu_file(file, config=config)
     if source.issues:
         count = len(source.issues)
@@ -54,11 +54,26 @@ def ivr_check_main(file: str, config: str | None = None) -> int:
     survey = source.survey()
     for issue in ivr_warnings(menu, source.queues):  # legal, but likely a mistake: said, not refused
         print(f"{file}: warning: {issue}; fix: {issue.fix}", file=sys.stderr)
+    if sounds is not None:
+        _check_sounds(file, menu, survey, Path(sounds))
     checked = "queues and skills checked" if source.queues is not None else "queues not checked (no --config)"
     print(f"OK {file}: {'flat' if _is_flat(source) else 'menu'} with {len(menu.nodes)} nodes, start "
           f"{menu.start!r}, languages {', '.join(menu.languages) or '-'}, "
           f"survey {'yes' if survey else 'no'}; {checked}")
     return 0
+
+
+def _check_sounds(file: str, menu: Menu, survey: Menu | None, sounds: Path) -> None:
+    """Warn (not fail: the IVR plays on without them) about prompts Asterisk would not find."""
+    from callcenter.prompts import menu_specs, missing_prompts
+
+    specs = menu_specs(menu) + (menu_specs(survey, "survey") if survey is not None else [])
+    missing = missing_prompts(list({s.file: s for s in specs}.values()), sounds)
+    for spec in missing:
+        print(f"{file}: warning: {spec.where} ({spec.language}): no sound file {spec.file}.* in {sounds}; fix: "
+              f"callcenter prompts build --config CONFIG --sounds {sounds}, or record it", file=sys.stderr)
+    if not missing:
+        print(f"{file}: every prompt has a sound file in {sounds}")
 
 
 def ivr_render_main(file: str, out: str | None, config: str | None = None, engine: str = "auto") -> int:
@@ -70,23 +85,34 @@ def ivr_render_main(file: str, out: str | None, config: str | None = None, engin
     for line in source.messages():  # draw a menu with problems too: the picture helps to fix them
         print(f"warning: {line}", file=sys.stderr)
     language = source.languages[0] if source.languages else "zh"
+    if engine == "dot" and shutil.which("dot") is None:
+        print("graphviz 'dot' is not installed (apt-get install graphviz)", file=sys.stderr)
+        return 1
+    svg, how = render_svg(source_menus(source), Path(file).name, language, engine)
+    target = Path(out or Path(file).with_suffix(".svg").name)
+    target.write_text(svg, encoding="utf-8")
+    print(f"wrote {target} ({how})")
+    return 0
+
+
+def source_menus(source: MenuSource) -> list[tuple[str, Menu]]:
+    """The menu and its survey, as drawn."""
     menus = [("menu", source.menu())]
     survey = source.survey()
     if survey is not None:
         menus.append(("survey", survey))
+    return menus
+
+
+def render_svg(menus: list[tuple[str, Menu]], title: str, language: str, engine: str = "auto") -> tuple[str, str]:
+    """The drawing as SVG and what laid it out: graphviz's dot when installed (unless ``engine`` is
+    'builtin'), else the built-in layout. The IVR editor page shows this same picture."""
     dot_path = shutil.which("dot")
-    if engine == "dot" and dot_path is None:
-        print("graphviz 'dot' is not installed (apt-get install graphviz)", file=sys.stderr)
-        return 1
     if dot_path is not None and engine != "builtin":
-        svg = subprocess.run([dot_path, "-Tsvg"], input=menu_dot(menus, Path(file).name, language).encode(),
-                             capture_output=True, check=True).stdout.decode("utf-8")
-    else:
-        svg = menu_svg(menus, Path(file).name, language)
-    target = Path(out or Path(file).with_suffix(".svg").name)
-    target.write_text(svg, encoding="utf-8")
-    print(f"wrote {target} ({'graphviz dot' if dot_path and engine != 'builtin' else 'built-in layout'})")
-    return 0
+        svg = subprocess.run([dot_path, "-Tsvg"], input=menu_dot(menus, title, language).encode(),
+                             capture_output=True, check=True, timeout=60).stdout.decode("utf-8")
+        return svg, "graphviz dot"
+    return menu_svg(menus, title, language), "built-in layout"
 
 
 def _is_flat(source: MenuSource) -> bool:

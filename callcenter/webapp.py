@@ -70,7 +70,8 @@ class DaemonWeb:
 
     def _ivr_routes(self) -> list[BaseRoute]:
         """IVR versions (admin API and page) and, when configured, the Twilio webhook."""
-        routes = list(ivr_routes(self.ivr, language=self.cfg.centre.language, centre_name=self.cfg.centre.name))
+        routes = list(ivr_routes(self.ivr, language=self.cfg.centre.language, centre_name=self.cfg.centre.name,
+                                 timezone=self.cfg.centre.timezone, audit=self.config_editor.audit.append))
         tw = self.cfg.twilio
         if tw is not None:
             routes += twilio_routes(TwilioIvr(self.ivr, tw.auth_token, clock=self.now,

@@ -95,7 +95,7 @@ async def test_admin_page_shows_the_menu_and_history(api):
     _, client = api
     await login(client, "admin")
     page = (await client.get("/admin/ivr")).text
-    assert "IVR 菜单 — v1" in page and "您好，欢迎致电12345" in page and 'name="csrf-token"' in page
+    assert "语音导航编辑器" in page and ">v1<" in page and "您好，欢迎致电12345" in page and 'name="csrf-token"' in page
     assert "保存为新版本" in page and "版本历史" in page
 
 

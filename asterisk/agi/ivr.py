@@ -130,7 +130,7 @@ async def _carry_out(
             await _play(session, command.file)
             event = Played(clock())
         elif isinstance(command, Collect):
-            digits, _timed_out = await session.get_data(command.file, command.timeout_ms, command.max_digits)
+            digits = await _collect(session, command)
             # Digits typed before the timeout count as the entry, as Asterisk's Read() does.
             event = Digits(digits, clock()) if digits else Timeout(clock())
         elif isinstance(command, SetVar):
@@ -149,6 +149,21 @@ async def _carry_out(
         elif isinstance(command, HangupCall):
             await session.hangup()
     return event
+
+
+async def _collect(session: AgiSession, command: Collect) -> str:
+    try:
+        digits, _timed_out = await session.get_data(command.file, command.timeout_ms, command.max_digits)
+    except AgiCommandError as exc:
+        if exc.code != 200:
+            raise
+        # result=-1: the prompt file is missing and Asterisk read no key (app.c's ast_app_getdata_full gives
+        # up before reading), or the caller hung up (HANGUP may follow the reply in a later read). Read the
+        # keys without the prompt: a hang-up shows there (511), else the caller who knows the menu still gets
+        # through and the others time out into the menu's retries and fallback.
+        digits, _timed_out = await session.get_data("", command.timeout_ms, command.max_digits)
+        log.warning("IVR prompt %r could not be played on %s: %s", command.file, session.channel, exc.text)
+    return digits
 
 
 async def _play(session: AgiSession, file: str) -> None:

@@ -17,6 +17,7 @@ from asterisk.sim.dialplan import CallRun, Hungup, Redirected
 
 DEAD_511 = "511 Command Not Permitted on a dead channel or intercept routine"
 RESULT_TEXT = {
+    -1: "Failure",  # AGIExecEnd of a command whose handler failed (a sound file that does not exist)
     200: "Success",
     510: "Invalid or unknown command",
     511: "Command Not Permitted on a dead channel or intercept routine",
@@ -124,6 +125,10 @@ class AgiSession:
         self.rng = random.Random(f"{run.cfg.seed}:agi:{run.index}:{int(survey)}")
         #: set once the channel died (Hungup) or was redirected away during the session
         self.ended: Hungup | Redirected | None = None
+        #: a command failed on a live channel (STREAM FILE of a missing file): res_agi then ends the script
+        #: with AGISTATUS=FAILURE, however well the rest went ("AGI Script ... completed, returning -1")
+        self.failed = False
+        self._last_failed = False
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         run = self.run
@@ -168,8 +173,9 @@ class AgiSession:
             code, reply = 511, DEAD_511
         else:
             try:
+                self._last_failed = False
                 reply = await self.execute(name, args)
-                code = int(reply[:3])
+                code = -1 if self._last_failed else int(reply[:3])
             except (Hungup, Redirected) as exc:
                 # The channel went away in the middle of a command: it returns -1 (res_agi.c).
                 self.ended = self.ended or exc
@@ -224,6 +230,9 @@ class AgiSession:
     def _prompt(self, name: str) -> float:
         return self.run.cfg.prompt_lengths.get(name, self.run.cfg.prompt_seconds)
 
+    def _missing(self, name: str) -> bool:
+        return bool(name) and not self.run.cfg.has_sound(name, self.run.chan.language)
+
     async def _press(self, digit: str) -> None:
         run = self.run
         run.emit(ev.dtmf_begin(run.chan, digit))
@@ -232,6 +241,10 @@ class AgiSession:
 
     async def stream(self, filename: str, escape: str, *, length: float | None = None) -> str:
         run = self.run
+        if length is None and self._missing(filename):
+            # res_agi.c handle_streamfile: ast_openstream fails -> "200 result=-1 endpos=0", RESULT_FAILURE
+            self.failed = self._last_failed = True
+            return "200 result=-1 endpos=0"
         length = self._prompt(filename) if length is None else length
         delay = run.script.dtmf_delay
         if escape and self.inputs and self.inputs[0] and self.inputs[0][0] in escape and delay < length:
@@ -249,7 +262,11 @@ class AgiSession:
 
     async def get_data(self, filename: str, wait_s: float, maxdigits: int) -> str:
         run = self.run
-        prompt = self._prompt(filename)
+        if self._missing(filename):
+            # ast_app_getdata_full returns -1 when the prompt does not stream: "200 result=-1" at once,
+            # no keys read (and, unlike STREAM FILE, the command itself succeeds)
+            return "200 result=-1"
+        prompt = self._prompt(filename) if filename else 0.0  # GET DATA "": keys only, no prompt
         if not self.inputs:
             await run.pause(prompt + wait_s)
             self._record("")
@@ -344,7 +361,7 @@ async def run_agi(run: CallRun, url: str, *, survey: bool) -> str:
     if isinstance(session.ended, Hungup):
         status("HANGUP")
         raise session.ended
-    status("SUCCESS")
+    result = status("FAILURE" if session.failed else "SUCCESS")
     if session.ended is not None:
         raise session.ended
-    return "SUCCESS"
+    return result

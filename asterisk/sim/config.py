@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -226,6 +227,11 @@ class SimConfig(BaseModel):
     #: length of a sound file played by STREAM FILE / GET DATA, per name, and the default
     prompt_seconds: float = Field(default=2.0, ge=0)
     prompt_lengths: dict[str, float] = Field(default_factory=dict)
+    #: Asterisk's sounds folder: a prompt plays only when a file for it is there (as ast_openstream finds it:
+    #: <dir>/<language>/<name>.<ext>, then <dir>/<name>.<ext>). None: every prompt exists, as after
+    #: ``callcenter prompts build``. ``missing_prompts`` are missing either way.
+    sounds_dir: str | None = None
+    missing_prompts: frozenset[str] = frozenset()
     emit_cdr: bool = True
     #: append CDRs to this Master.csv as Asterisk's cdr_csv does (asterisk/sim/cdr.py); None: no file
     cdr_csv: str | None = None
@@ -242,6 +248,15 @@ class SimConfig(BaseModel):
         if parts.scheme != "agi" or not parts.hostname:
             raise ValueError(f"agi_url must look like agi://host:port/script, got {value!r}")
         return value
+
+    def has_sound(self, name: str, language: str = "") -> bool:
+        if name in self.missing_prompts:
+            return False
+        if self.sounds_dir is None:
+            return True
+        root = Path(self.sounds_dir)
+        bases = ([root / language] if language else []) + [root]
+        return any(base.joinpath(name).parent.is_dir() and any(base.glob(f"{name}.*")) for base in bases)
 
     def endpoint(self, dial: str) -> EndpointBehaviour:
         return self.endpoints.get(dial, self.default_endpoint)

@@ -38,14 +38,11 @@ async def cc_incoming(run: CallRun, exten: str) -> Location | None:
     queue = ch.getvar("CC_QUEUE")
     run.truth.queue = queue
     run.app(6, "NoOp", f"AGISTATUS={status} CC_QUEUE={queue}")
-    failed = status != "SUCCESS"
-    run.app(7, "GotoIf", f"{int(failed)}?cc-fallback,s,1")
-    if failed:
-        return ("cc-fallback", "s", 1)
-    run.app(8, "GotoIf", f"{int(queue == '')}?cc-fallback,s,1")
+    # The daemon has the call when its IVR set CC_QUEUE; AGISTATUS is FAILURE after a prompt that did not play too.
+    run.app(7, "GotoIf", f"{int(queue == '')}?cc-fallback,s,1")
     if not queue:
         return ("cc-fallback", "s", 1)
-    run.app(9, "Goto", "cc-hold,s,1")
+    run.app(8, "Goto", "cc-hold,s,1")
     return ("cc-hold", "s", 1)
 
 

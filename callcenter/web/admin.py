@@ -232,7 +232,8 @@ def ivr_editor_available() -> bool:
 
 def admin_routes(editor: ConfigEditor, *, language: str, centre_name: str) -> list[BaseRoute]:
     page = ((ASSETS / "admin.html").read_text(encoding="utf-8")
-            .replace("{{lang}}", language).replace("{{centre}}", html.escape(centre_name)))
+            .replace("{{lang}}", language).replace("{{centre}}", html.escape(centre_name))
+            .replace("{{tz}}", html.escape(editor.cfg.centre.timezone)))
 
     @requires(Role.ADMIN, page=True)
     async def admin_page(request: Request) -> Response:
@@ -324,7 +325,7 @@ def admin_routes(editor: ConfigEditor, *, language: str, centre_name: str) -> li
           200: {description: the menu}
         """
         menu = editor.cfg.ivr.model_dump(mode="json", exclude_none=True) if editor.cfg.ivr is not None else None
-        return JSONResponse({"ivr": menu, "editor": "/api/ivr" if ivr_editor_available() else None})
+        return JSONResponse({"ivr": menu, "editor": "/admin/ivr" if ivr_editor_available() else None})
 
     @requires(Role.ADMIN, Role.SUPERVISOR)
     async def audit(request: Request) -> Response:

@@ -7,7 +7,11 @@
                                        calls inside the menu finish on theirs), or 422 ``menu_rejected``
                                        with the problems, and the serving version stays
     POST /api/ivr/rollback/{n}         -> 201 a new version with version n's text
-    GET  /admin/ivr                    the page: the YAML in an editor, problems next to their lines
+    GET  /admin/ivr                    the editor page: the YAML (CodeMirror) beside the menu's graph,
+                                       problems at their lines as one types, prompts to listen to, the
+                                       diff before saving or rolling back (callcenter/web/ivr_editor.py)
+
+Saves and rollbacks are recorded in the admin audit trail when ``audit`` is given.
 
 All routes live here so access rules stay in one place.
 """
@@ -16,6 +20,9 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -24,20 +31,20 @@ from starlette.routing import BaseRoute, Route
 
 from callcenter.web.auth import Role, csrf_token, requires
 from callcenter.web.errors import WebError
+from callcenter.web.ivr_editor import MAX_MENU_BYTES, EditorService, editor_routes
 from ivr.versions import MenuRejected, MenuVersion
 
-MAX_MENU_BYTES = 256 * 1024
+PAGE = Path(__file__).with_name("admin") / "ivr.html"
+#: an audit trail's ``append`` (callcenter/web/admin.py AuditLog): one entry per saved or rolled-back version
+Audit = Callable[[dict[str, Any]], None]
 
 
-class MenuService(Protocol):
-    def current(self) -> MenuVersion: ...
+class MenuService(EditorService, Protocol):
+    """What the routes need of callcenter/ivr_service.py's IvrService."""
 
     def save(self, text: str, author: str, note: str = "") -> MenuVersion: ...
 
     def rollback(self, number: int, author: str) -> MenuVersion: ...
-
-    @property
-    def versions(self) -> Any: ...
 
 
 def _problems(exc: MenuRejected) -> list[dict[str, Any]]:
@@ -70,7 +77,14 @@ def _author(request: Request) -> str:
     return str(getattr(user, "username", "") or "admin")
 
 
-def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str = "") -> list[BaseRoute]:
+def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str = "", timezone: str = "Asia/Shanghai",
+               audit: Audit | None = None) -> list[BaseRoute]:
+    def record(request: Request, action: str, before: MenuVersion, after: MenuVersion) -> None:
+        if audit is not None:
+            audit({"at": datetime.now(UTC).isoformat(timespec="seconds"), "user": _author(request),
+                   "section": "ivr", "key": f"v{after.number}", "action": action,
+                   "before": {"version": before.number}, "after": {"version": after.number, "note": after.note}})
+
     @requires(Role.ADMIN)
     async def overview(request: Request) -> Response:
         versions = service.versions.versions
@@ -98,15 +112,18 @@ def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str =
         body = await _json(request)
         text = _text(body)
         note = str(body.get("note") or "")[:200]
+        before = service.current()
         try:
             saved = service.save(text, _author(request), note)
         except MenuRejected as exc:
             return JSONResponse({"error": "menu_rejected", "detail": "the menu has problems; the serving "
                                  "version stays", "problems": _problems(exc)}, status_code=422)
+        record(request, "save", before, saved)
         return JSONResponse(saved.summary(), status_code=201)
 
     @requires(Role.ADMIN)
     async def rollback(request: Request) -> Response:
+        before = service.current()
         try:
             saved = service.rollback(int(request.path_params["number"]), _author(request))
         except LookupError:
@@ -114,11 +131,12 @@ def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str =
         except MenuRejected as exc:  # the queues changed since that version
             return JSONResponse({"error": "menu_rejected", "detail": "that version no longer checks",
                                  "problems": _problems(exc)}, status_code=422)
+        record(request, "rollback", before, saved)
         return JSONResponse(saved.summary(), status_code=201)
 
     @requires(Role.ADMIN, page=True)
     async def page(request: Request) -> Response:
-        return HTMLResponse(render_page(service, csrf_token(request), language, centre_name),
+        return HTMLResponse(render_page(service, csrf_token(request), language, centre_name, timezone),
                             headers={"Cache-Control": "no-store"})
 
     return [
@@ -128,104 +146,16 @@ def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str =
         Route("/api/ivr/versions", save, methods=["POST"]),
         Route("/api/ivr/rollback/{number:int}", rollback, methods=["POST"]),
         Route("/admin/ivr", page, methods=["GET"]),
+        *editor_routes(service, language=language, centre_name=centre_name),
     ]
 
 
-_WORDS = {
-    "zh": {"title": "IVR 菜单", "save": "保存为新版本", "check": "检查", "note": "说明", "history": "版本历史",
-           "ok": "检查通过", "saved": "已保存为版本", "rollback": "回滚到此版本", "problems": "个问题",
-           "serving": "当前版本"},
-    "en": {"title": "IVR menu", "save": "Save as a new version", "check": "Check", "note": "Note",
-           "history": "Versions", "ok": "No problems", "saved": "Saved as version", "rollback": "Roll back to this",
-           "problems": "problems", "serving": "serving"},
-}
-
-
-def render_page(service: MenuService, csrf: str, language: str, centre_name: str) -> str:
-    w = _WORDS["en" if language == "en" else "zh"]
+def render_page(service: MenuService, csrf: str, language: str, centre_name: str, timezone: str) -> str:
+    """The editor page (admin/ivr.html, admin/static/ivr.js): the serving version's text is in the page."""
     current = service.current()
-    rows = "".join(
-        f"<tr><td>v{v.number}</td><td>{html.escape(v.author)}</td><td>{v.at:%Y-%m-%d %H:%M}</td>"
-        f"<td>{html.escape(v.note)}</td><td>"
-        + (w["serving"] if v.number == current.number else
-           f'<button type="button" data-rollback="{v.number}">{w["rollback"]}</button>')
-        + "</td></tr>"
-        for v in reversed(service.versions.versions)
-    )
-    words = json.dumps(w, ensure_ascii=False)
-    return f"""<!doctype html>
-<html lang="{'en' if language == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
-<meta name="csrf-token" content="{html.escape(csrf)}">
-<title>{html.escape(w['title'])} · {html.escape(centre_name)}</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 20px; }}
-.editor {{ display: grid; grid-template-columns: 3.5em 1fr 26em; border: 1px solid #aaa; }}
-.gutter, textarea {{ font: 13px/18px monospace; margin: 0; padding: 6px 4px; }}
-.gutter {{ text-align: right; color: #888; background: #f4f4f4; white-space: pre; overflow: hidden; }}
-.gutter .bad {{ color: #fff; background: #c0392b; }}
-textarea {{ border: 0; resize: none; height: 70vh; white-space: pre; overflow: auto; }}
-#problems {{ border-left: 1px solid #aaa; padding: 6px; overflow: auto; height: 70vh; font-size: 13px; }}
-#problems .problem {{ color: #a00; margin-bottom: 8px; cursor: pointer; }}
-#status.ok {{ color: #1e7b34; }} #status.bad {{ color: #a00; }}
-table {{ border-collapse: collapse; margin-top: 16px; }} td {{ border: 1px solid #ccc; padding: 3px 8px; }}
-</style></head><body>
-<h1>{html.escape(w['title'])} — v{current.number}</h1>
-<div class="editor"><div class="gutter" id="gutter"></div>
-<textarea id="text" spellcheck="false" aria-label="menu YAML">{html.escape(current.text)}</textarea>
-<div id="problems" aria-live="polite"></div></div>
-<p><label>{html.escape(w['note'])} <input id="note" size="40"></label>
-<button type="button" id="check">{html.escape(w['check'])}</button>
-<button type="button" id="save">{html.escape(w['save'])}</button> <span id="status"></span></p>
-<h2>{html.escape(w['history'])}</h2><table>{rows}</table>
-<script>
-const W = {words};
-const csrf = document.querySelector('meta[name=csrf-token]').content;
-const text = document.getElementById('text'), gutter = document.getElementById('gutter');
-const box = document.getElementById('problems'), status = document.getElementById('status');
-let bad = new Set();
-function drawGutter() {{
-  const n = text.value.split('\\n').length; let out = '';
-  for (let i = 1; i <= n; i++) out += bad.has(i) ? `<span class="bad">${{i}}</span>\\n` : `${{i}}\\n`;
-  gutter.innerHTML = out; gutter.scrollTop = text.scrollTop;
-}}
-function show(problems) {{
-  bad = new Set(problems.map(p => p.line).filter(Boolean)); box.textContent = '';
-  for (const p of problems) {{
-    const div = document.createElement('div'); div.className = 'problem';
-    div.dataset.line = p.line || '';
-    div.textContent = (p.line ? `line ${{p.line}}: ` : '') + (p.key ? p.key + ': ' : '') + p.message;
-    div.onclick = () => {{ if (p.line) goTo(p.line); }};
-    box.appendChild(div);
-  }}
-  drawGutter();
-}}
-function goTo(line) {{
-  const lines = text.value.split('\\n'); let pos = 0;
-  for (let i = 0; i < line - 1; i++) pos += lines[i].length + 1;
-  text.focus(); text.setSelectionRange(pos, pos + lines[line - 1].length); text.scrollTop = (line - 3) * 18;
-}}
-async function post(url, body) {{
-  const r = await fetch(url, {{method: 'POST', headers: {{'Content-Type': 'application/json', 'X-CSRF-Token': csrf}},
-                              body: JSON.stringify(body)}});
-  return [r.status, await r.json()];
-}}
-document.getElementById('check').onclick = async () => {{
-  const [, data] = await post('/api/ivr/check', {{text: text.value}});
-  show(data.problems || []);
-  status.className = data.ok ? 'ok' : 'bad';
-  status.textContent = data.ok ? W.ok : `${{data.problems.length}} ${{W.problems}}`;
-}};
-document.getElementById('save').onclick = async () => {{
-  const note = document.getElementById('note').value;
-  const [code, data] = await post('/api/ivr/versions', {{text: text.value, note}});
-  if (code === 201) {{ show([]); status.className = 'ok'; status.textContent = `${{W.saved}} v${{data.number}}`;
-                       setTimeout(() => location.reload(), 600); return; }}
-  show(data.problems || [{{message: data.detail}}]); status.className = 'bad';
-  status.textContent = `${{(data.problems || []).length}} ${{W.problems}}`;
-}};
-for (const b of document.querySelectorAll('[data-rollback]')) b.onclick = async () => {{
-  const [code] = await post(`/api/ivr/rollback/${{b.dataset.rollback}}`, {{}}); if (code === 201) location.reload();
-}};
-text.addEventListener('input', drawGutter); text.addEventListener('scroll', () => gutter.scrollTop = text.scrollTop);
-drawGutter();
-</script></body></html>"""
+    data = json.dumps({"text": current.text, "current": current.number, "timezone": timezone},
+                      ensure_ascii=False).replace("</", "<\\/")
+    lang = "en" if language == "en" else "zh"
+    return (PAGE.read_text(encoding="utf-8").replace("{{lang}}", lang)
+            .replace("{{centre}}", html.escape(centre_name)).replace("{{csrf}}", html.escape(csrf))
+            .replace("{{version}}", str(current.number)).replace("{{data}}", data))
