@@ -218,7 +218,6 @@ class Daemon:
                 tg.create_task(serve_web(app, self.cfg.web.host, self.cfg.web.port, started=web_started), name="web"),
                 *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
-                tg.create_task(self.screenpop.run(), name="screenpop"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
                 tg.create_task(self.health.probe(), name="health-probe"),
             ]
@@ -244,10 +243,12 @@ class Daemon:
 
     def _start_leading(self) -> None:
         """The tasks only the leader runs: FastAGI (callers reach only the leader), follow-up calls and
-        escalations, incident detection, the MQTT figures."""
+        escalations, incident detection, the MQTT screen-pops and figures (their retained "online"/"offline"
+        status is the leader's)."""
         tg = self._tg
         assert tg is not None
         self._intake.append(tg.create_task(self.agi.serve(), name="fastagi"))
+        self._tasks.append(tg.create_task(self.screenpop.run(), name="screenpop"))
         self._tasks.append(tg.create_task(self.ticket_timers.run(), name="ticket-timers"))
         if self._mqtt_stats is not None:
             self._tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
@@ -311,7 +312,7 @@ class Daemon:
         self.flow.on_ami_message(msg, self.clock.now())
 
     async def _resync(self) -> None:
-        if self.ha is not None and not await self.ha.before_resync(self.resync.restored, self._in_store):
+        if self.ha is not None and not await self.ha.before_resync(self.resync, self._in_store):
             return
         await self.resync.run()
         if self.ha is not None:

@@ -116,7 +116,7 @@ class Cluster:
                     if n.proc is not None and n.proc.returncode is None and await asyncio.to_thread(
                             n.status, "/health/leader") == 200:
                         return n
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.05)  # the nodes' loops have calls to route: no flood of health checks
 
     async def place(self, n: int, *, prefix: str = "1380000", spacing: float = 0.05, talk_base: float = 2.0,
                     start: int = 0) -> list[str]:

@@ -67,6 +67,10 @@ class Health:
         return {name: ami.stats.connected for name, ami in self.amis.items()}
 
     def broker_up(self) -> dict[str, bool]:
+        """The broker as the leader's MQTT clients see it; a standby does not connect (the retained "online"
+        status is the leader's), so it reports none."""
+        if self.role is not Role.LEADER:
+            return {}
         return {name: up() for name, up in self.brokers.items()}
 
     def down(self) -> list[str]:
@@ -129,8 +133,9 @@ class OpsCollector:
             up.add_metric(["ami", name], 1.0 if ok else 0.0)
         if h.database_up is not None:
             up.add_metric(["database", ""], 1.0 if h.database_up else 0.0)
-        if h.brokers:
-            up.add_metric(["broker", ""], 1.0 if all(h.broker_up().values()) else 0.0)
+        brokers = h.broker_up()
+        if brokers:
+            up.add_metric(["broker", ""], 1.0 if all(brokers.values()) else 0.0)
         yield up
 
 

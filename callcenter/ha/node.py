@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from asterisk.ami.client import AmiFenced
 from callcenter.ha.lease import Acquired, LeaseStore, LeaseView, Term
@@ -40,6 +40,13 @@ READ_ONLY = frozenset({"login", "logoff", "challenge", "ping", "coreshowchannels
 
 #: the exit status of a daemon that stepped down (sysexits EX_TEMPFAIL): its supervisor starts it again
 STEPPED_DOWN = 75
+
+
+class ResyncState(Protocol):
+    """What the takeover sets on the resync (callcenter/resync/runner.py ``Resyncer``)."""
+
+    restored: dict[str, CallEntry]
+    blind_since: datetime | None
 
 
 class Role(enum.StrEnum):
@@ -182,18 +189,23 @@ class HaNode:
         self.on_step_down()
 
     # ---- the takeover (called by the daemon's resync, in order with the AMI events)
-    async def before_resync(self, restored: dict[str, CallEntry], in_store: Callable[[str], bool]) -> bool:
+    async def before_resync(self, resync: ResyncState, in_store: Callable[[str], bool]) -> bool:
         """False on a standby (no resync). On the first resync of a term: hand the witness's recent hang-ups
         to the resync (``restored``), keeping only the calls the store does not have yet."""
         if self.role is not Role.LEADER:
             return False
         if not self.events_to_flow:
             self.events_to_flow = True
+            restored = resync.restored
             since = self.leader_seen_at - FLUSH_SLACK if self.leader_seen_at is not None else None
             handed: dict[str, CallEntry] = {**self.witness.ended_since(since), **restored}
             keep = await asyncio.to_thread(lambda: {c: e for c, e in handed.items() if not in_store(c)})
             restored.clear()
             restored.update(keep)
+            if self.leader_seen_at is not None:
+                # Another node led while this one watched: nothing began and ended unseen by both, so no CDR
+                # scan back to this node's own last term (its journal's times) is needed, however old.
+                resync.blind_since = None
             log.info("ha: taking over %d call(s) that ended lately without a record", len(keep))
         return True
 

@@ -51,6 +51,11 @@ class Witness:
         return {cid: self._entries[cid] for cid, at in self.ended.items() if since is None or at >= since}
 
     def forget_before(self, cutoff: datetime) -> None:
+        if len(self.open) > MAX_ENDED:  # hang-ups missed while AMI was away: no caller stays a whole day
+            day = cutoff - timedelta(days=1)
+            for cid in [c for c, e in self.open.items() if e.entered_at < day]:
+                del self.open[cid]
+                self.tracker.forget(cid)
         while self.ended:
             cid, at = next(iter(self.ended.items()))
             if at >= cutoff:
