@@ -31,6 +31,7 @@ from typing import Any
 
 import aiomqtt
 
+from callcenter import privacy
 from callcenter.mqtt_stats import say_offline
 from config.models import MqttConfig
 
@@ -301,8 +302,9 @@ class ScreenPop:
             history = {"last_calls": [], "open_tickets": [], "source": "unavailable"}
         payload = offer_payload(call, history)
         self.counters.offers += 1
-        self.hub.publish(call.agent_id, "offer", payload)
-        self._send(self.topic(call.agent_id, "offer"), _encode(payload), retain=False)
+        self.hub.publish(call.agent_id, "offer", payload)  # the desk's SSE masks it (callcenter/privacy.py)
+        self._send(self.topic(call.agent_id, "offer"), _encode(privacy.screen_pop_for_own_agent(payload)),
+                   retain=False)
         return payload
 
     async def _pop_worker(self) -> None:

@@ -63,7 +63,8 @@ class DaemonWeb:
                             choices=choices),
             *admin_routes(self.config_editor, language=lang, centre_name=name),
             *self._ivr_routes(),
-            *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name),
+            *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name,
+                            audit=self.config_editor.audit.append),
             *self._sms_routes(),
             *(self.more_routes() if self.more_routes is not None else []),
         ]
