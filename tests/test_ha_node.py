@@ -117,6 +117,7 @@ async def test_the_standby_redirects_to_the_leader_in_the_lease_row_and_answers_
                 node.view = await asyncio.to_thread(node.store.read)
                 r = await client.get("/")
                 assert r.status_code == 503 and "备用节点" in r.text and "Retry-After" in r.headers
+                assert r.headers["x-frame-options"] == "DENY" and "script-src" in r.headers["content-security-policy"]
             text = generate_latest(_registry(health)).decode()
             assert "callcenter_ha_leader 0.0" in text and "callcenter_ha_epoch 1.0" in text
             assert 'callcenter_dependency_up{dependency="database",pbx=""} 1.0' in text

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callcenter.ha.health import Health
 from callcenter.ha.node import HaNode, Role
+from callcenter.web.headers import SecurityHeaders
 
 LOCAL_PATHS = ("/health", "/healthz", "/metrics")
 
@@ -96,4 +97,4 @@ class StandbyGate:
                     f"<body><p>{html.escape(text)}</p></body></html>")
             response = Response(page, status_code=503, media_type="text/html",
                                 headers={"Retry-After": "2", "Cache-Control": "no-store"})
-        await response(scope, receive, send)
+        await SecurityHeaders(response)(scope, receive, send)  # the same headers as every other answer
