@@ -207,6 +207,19 @@ class ForceAgentState(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ExtendWrapUp(_Event):
+    """The agent asks for more wrap-up time: the wrap-up now ends ``seconds`` from ``at``."""
+
+    at: datetime
+    agent_id: str
+    seconds: float
+
+    def _check(self) -> None:
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int | float) or not 0 < self.seconds <= 3600:
+            raise EventError(f"wrap-up extension must be 0 < seconds <= 3600, got {self.seconds!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class MoveCall(_Event):
     at: datetime
     call_id: str
@@ -227,11 +240,41 @@ class SetCallPriority(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class SetAgentQueues(_Event):
+    """A supervisor moves an agent between queues: ``queues`` is the agent's whole new list (at least one)."""
+
+    at: datetime
+    agent_id: str
+    queues: tuple[str, ...]
+    by: str
+
+    def _check(self) -> None:
+        queues = tuple(self.queues) if isinstance(self.queues, (list, tuple)) else None
+        if not queues or not all(isinstance(q, str) and q for q in queues):
+            raise EventError(f"queues must be a non-empty list of queue names, got {self.queues!r}")
+        object.__setattr__(self, "queues", tuple(dict.fromkeys(queues)))
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested(_Event):
     """Virtual hold: the caller hangs up and keeps the place; at the head the engine places a callback."""
 
     at: datetime
     call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDeviceChanged(_Event):
+    """The agent's phone is busy (in use, ringing, on hold) or free, whoever placed its call: the PBX's
+    device state. A busy phone gets no offer; the agent's own state (ready, wrap-up, ...) is untouched."""
+
+    at: datetime
+    agent_id: str
+    busy: bool
+
+    def _check(self) -> None:
+        if not isinstance(self.busy, bool):
+            raise EventError(f"busy must be a bool, got {self.busy!r}")
 
 
 Event = (
@@ -247,7 +290,10 @@ Event = (
     | CallTransferred
     | TimerFired
     | ForceAgentState
+    | ExtendWrapUp
     | MoveCall
     | SetCallPriority
+    | SetAgentQueues
     | CallbackRequested
+    | AgentDeviceChanged
 )

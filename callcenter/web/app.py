@@ -22,6 +22,7 @@ from callcenter.web.errors import WebError, http_error, internal_error
 from callcenter.web.headers import SecurityHeaders, nonce
 from callcenter.web.limits import DEFAULT_MAX_BODY, BodyLimit
 from callcenter.web.page import NONCE_MARK, render_wallboard
+from callcenter.web.sessions import SessionStore
 from callcenter.web.sse import SnapshotFeed, SnapshotStream, SnapshotUnavailable, StreamRegistry
 
 Snapshot = Callable[[], dict[str, Any]]
@@ -45,10 +46,14 @@ def create_app(
     session_secret: str | None = None,
     session_hours: float = 12,
     cookie_secure: bool = False,
+    sessions: SessionStore | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> Starlette:
     """Build the app. `snapshot()` returns the LiveStats dict; `metrics_text()` (body, content type).
 
     `health()`, if given, returns a dict merged into /healthz; `"ok": False` in it makes /healthz 503.
+    `sessions`: the server-side session store (the daemon's database); none: one in memory.
+    `trusted_proxies`: addresses whose X-Forwarded-For the server (server.py) believes.
     """
     if push_interval <= 0:
         raise ValueError("push_interval must be positive")
@@ -103,6 +108,9 @@ def create_app(
     )
     app.state.streams = streams
     app.state.users = users or UserDirectory([])
+    app.state.language = language  # pages rendered outside a route (403 page) speak the centre's language
+    app.state.sessions = sessions or SessionStore(hours=session_hours)
+    app.state.trusted_proxies = tuple(trusted_proxies)
     return app
 
 

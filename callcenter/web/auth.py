@@ -3,7 +3,9 @@
 - Users come from the config's ``users`` section (username, role, agent id or department, an argon2id
   hash made by ``python -m callcenter.web.auth`` or :func:`hash_password`). Passwords are never stored.
 - Sessions are Starlette's signed cookie (``SessionMiddleware``, secret ``web.session_secret``); the
-  session holds the username and a CSRF token, nothing else.
+  cookie holds the username, a session id and a CSRF token, nothing else. The session id must stand in
+  the server-side store (callcenter/web/sessions.py): signing out, an admin disabling the user and a new
+  password hash end it, also across a restart.
 - Every state-changing request (POST/PUT/PATCH/DELETE) of a signed-in user must carry the session's CSRF
   token (header ``X-CSRF-Token`` or form field ``csrf_token``); the login form has its own pre-session token.
 - Each protected endpoint is wrapped by :func:`requires` with the roles it admits; the wrapper records them
@@ -19,7 +21,6 @@ import functools
 import hmac
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,10 +32,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from callcenter import privacy
-from callcenter.web.errors import WebError
+from callcenter.web.errors import WebError, forbidden_page
+from callcenter.web.headers import nonce
+from callcenter.web.sessions import SessionStore
 
 SESSION_USER = "user"
 SESSION_CSRF = "csrf"
+SESSION_ID = "sid"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -48,6 +52,9 @@ class Role(StrEnum):
 
 
 ALL_ROLES = frozenset(Role)
+#: each role's own workspace: where signing in leads, and the way out of a page the role may not open
+HOME: dict[Role, str] = {Role.AGENT: "/desk", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/admin",
+                         Role.DEPARTMENT: "/tickets"}
 # Roles that may reveal a caller's full number (audited; callcenter/privacy.py). Every page shows it masked.
 PII_ROLES = frozenset(Role(r) for r in privacy.REVEAL_ROLES)
 
@@ -87,6 +94,7 @@ class User:
     department: str | None = None
     display_name: str = ""
     password_hash: str = field(default="", repr=False, compare=False)
+    endpoint: str | None = None  # a supervisor's own phone (dial string), for listen / whisper / barge
 
     @property
     def sees_personal_data(self) -> bool:
@@ -111,7 +119,7 @@ class UserDirectory:
             users.append(User(
                 username=u.username, role=Role(u.role), agent_id=u.agent_id, department=u.department,
                 display_name=names.get(u.agent_id or "", "") if u.agent_id else "",
-                password_hash=u.password_hash.get_secret_value(),
+                password_hash=u.password_hash.get_secret_value(), endpoint=getattr(u, "endpoint", None),
             ))
         return cls(users)
 
@@ -130,51 +138,75 @@ class UserDirectory:
         return iter(self._users.values())
 
 
-class LoginLimiter:
-    """At most `attempts` failed logins per `window` seconds for one username and for one client address.
+@dataclass
+class _Failures:
+    count: int
+    last: float
 
-    A successful login clears the username's count. Blocked attempts are refused before the password is
-    checked (no hashing work for a flood). `clock` is monotonic seconds (injected for tests).
+
+class LoginLimiter:
+    """Exponential backoff on failed sign-ins; nobody can lock a user out (docs/security.md, "Sign-in throttling").
+
+    Three counts, each forgotten `forget` seconds after its last failure:
+
+    - one address trying one username: after `free_pair` failures the address waits 1, 2, 4 ... s (at most
+      `max_wait`) before its next try of that name (429 with the wait);
+    - one address, any username: after `free_address` failures the same (a flood or spray from one address);
+    - one username, any address: after `free_user` failures every try of that name is *slowed*, 0.5, 1, 2 ... s
+      (at most `max_slowdown`), never refused: the right password from another address still signs in.
+
+    Refused tries cost no hashing. A success clears the name's counts, not the address's (signing in with
+    one's own account must not reset a spray). `clock` is monotonic seconds (injected for tests).
     """
 
-    def __init__(self, attempts: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, *, free_pair: int = 5, free_address: int = 20, free_user: int = 5, max_wait: float = 300.0,
+                 max_slowdown: float = 4.0, forget: float = 900.0, clock: Callable[[], float] = time.monotonic,
                  max_keys: int = 10_000) -> None:
-        self.attempts = attempts
-        self.window = window
+        self.free = {"p": free_pair, "a": free_address, "u": free_user}
+        self.max_wait, self.max_slowdown, self.forget = max_wait, max_slowdown, forget
         self._clock = clock
         self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, _Failures] = {}
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.get(key)
-        if q is None:
-            return deque()
-        while q and now - q[0] >= self.window:
-            q.popleft()
-        if not q:
+    def _count(self, key: str, now: float) -> _Failures | None:
+        f = self._failures.get(key)
+        if f is not None and now - f.last >= self.forget:
             del self._failures[key]
-        return q
+            return None
+        return f
+
+    def _backoff(self, kind: str, f: _Failures | None, first: float, cap: float) -> float:
+        over = f.count - self.free[kind] if f is not None else -1
+        return 0.0 if over < 0 else min(first * 2.0 ** min(over, 30), cap)
 
     def retry_after(self, username: str, address: str) -> float:
-        """0 when a login may be tried now, else the seconds to wait."""
+        """0 when this address may try this username now, else the seconds to wait."""
         now = self._clock()
         wait = 0.0
-        for key in (f"u:{username}", f"a:{address}"):
-            q = self._recent(key, now)
-            if len(q) >= self.attempts:
-                wait = max(wait, self.window - (now - q[0]))
+        for kind, key in (("p", f"p:{address}\0{username}"), ("a", f"a:{address}")):
+            f = self._count(key, now)
+            if f is not None:
+                wait = max(wait, f.last + self._backoff(kind, f, 1.0, self.max_wait) - now)
         return wait
+
+    def slowdown(self, username: str) -> float:
+        """Seconds to hold a try of this username before checking it (many failures from anywhere)."""
+        return self._backoff("u", self._count(f"u:{username}", self._clock()), 0.5, self.max_slowdown)
 
     def failed(self, username: str, address: str) -> None:
         now = self._clock()
-        if len(self._failures) >= self._max_keys:  # bounded memory under a spray of names
-            oldest = min(self._failures, key=lambda k: self._failures[k][-1] if self._failures[k] else 0.0)
-            del self._failures[oldest]
-        for key in (f"u:{username}", f"a:{address}"):
-            self._failures.setdefault(key, deque()).append(now)
+        for key in (f"p:{address}\0{username}", f"a:{address}", f"u:{username}"):
+            f = self._count(key, now)
+            if f is None:
+                if len(self._failures) >= self._max_keys:  # bounded memory under a spray of names
+                    del self._failures[min(self._failures, key=lambda k: self._failures[k].last)]
+                self._failures[key] = _Failures(1, now)
+            else:
+                f.count, f.last = f.count + 1, now
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str = "") -> None:
         self._failures.pop(f"u:{username}", None)
+        self._failures.pop(f"p:{address}\0{username}", None)
 
 
 # ------------------------------------------------------------------ sessions and CSRF
@@ -220,19 +252,43 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 def log_in(request: Request, user: User) -> None:
+    sessions: SessionStore = request.app.state.sessions
+    old = request.session.get(SESSION_ID)
+    if isinstance(old, str):
+        sessions.revoke(old, "replaced")
     request.session.clear()  # a new session on every login: no fixation
     request.session[SESSION_USER] = user.username
+    request.session[SESSION_ID] = sessions.open(user.username, user.password_hash)
     csrf_token(request)
 
 
 def log_out(request: Request) -> None:
+    session_id = request.session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        request.app.state.sessions.revoke(session_id, "logout")
     request.session.clear()
 
 
-def current_user(request: Request) -> User | None:
+def session_user(request: Request) -> User | None:
+    """The user whose session the request's cookie names, if that session still stands (no side effect:
+    long streams ask it again and again)."""
+    if "session" not in request.scope:
+        return None
     directory: UserDirectory = request.app.state.users
-    name = request.session.get(SESSION_USER) if "session" in request.scope else None
-    return directory.get(name) if isinstance(name, str) else None
+    name, session_id = request.session.get(SESSION_USER), request.session.get(SESSION_ID)
+    user = directory.get(name) if isinstance(name, str) else None
+    if user is None or not isinstance(session_id, str):
+        return None
+    sessions: SessionStore = request.app.state.sessions
+    return user if sessions.stands(session_id, user.username, user.password_hash) else None
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in user, or None: no cookie, or a cookie whose session was ended server-side."""
+    user = session_user(request)
+    if user is None and "session" in request.scope and request.session.get(SESSION_ID) is not None:
+        request.session.clear()  # an ended session: the browser gets an empty cookie back
+    return user
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -258,6 +314,9 @@ def requires(*roles: Role, csrf: bool = True, page: bool = False) -> Callable[[E
                     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
                 raise WebError(401, "login_required", "sign in first")
             if user.role not in admitted:
+                if page and request.method == "GET":
+                    return forbidden_page(getattr(request.app.state, "language", "zh"), HOME[user.role],
+                                          nonce(request))
                 raise WebError(403, "forbidden", "your role may not use this")
             if csrf and request.method in UNSAFE_METHODS:
                 await check_csrf(request)

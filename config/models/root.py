@@ -15,6 +15,7 @@ from config.models.services import (
     DatabaseConfig,
     IncidentsConfig,
     MqttConfig,
+    SecurityConfig,
     TwilioConfig,
     UserConfig,
     WebConfig,
@@ -69,6 +70,7 @@ class Config(Section):
     tickets: TicketsConfig = TicketsConfig()
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
+    security: SecurityConfig = SecurityConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     ha: HaConfig | None = None
 
