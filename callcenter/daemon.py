@@ -37,6 +37,7 @@ from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
 from callcenter.engine_config import engine_config_from, shift_rules_from
 from callcenter.executor import AMI_WORKERS, AmiExecutor
+from callcenter.ha import STEPPED_DOWN, HaNode, Health, OpsCollector, install_health, schema_lock
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.resync import OpenCallJournal, Resyncer
@@ -107,6 +108,7 @@ class Daemon:
         self.timers = TimerService(self.clock, self._timer_fired)
         self._build_flow()
         self._build_adapters(cfg, state_dir)
+        self._build_ops(cfg)
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self.web_port: int | None = None
@@ -165,6 +167,22 @@ class Daemon:
         self.web.supervisor = self.supervisor
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None
 
+    def _build_ops(self, cfg: Config) -> None:
+        """Hot standby (callcenter/ha/, with ``ha``) and every daemon's health: endpoints, banner, Prometheus."""
+        self.ha = HaNode(cfg.ha, cfg.database.url, now=self.clock.now) if cfg.ha is not None else None
+        if self.ha is not None:
+            self.ami.guard = self.ha.guard
+            self.ha.on_promote, self.ha.on_step_down = self._promote, self._stepped_down
+        brokers = {"mqtt": lambda: self.screenpop.counters.connected} if cfg.mqtt is not None else {}
+        self.health = Health(amis={"default": self.ami}, db_ping=self.store.ping, brokers=brokers, ha=self.ha,
+                             synced=lambda: self.resync.synced_at is not None, now=self.clock.now,
+                             timezone=cfg.centre.timezone)
+        self.registry.register(OpsCollector(self.health))
+        self.exit_code = 0
+        self._tg: asyncio.TaskGroup | None = None
+        self._intake: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+
     # ------------------------------------------------------------------ lifecycle
     @property
     def agi_port(self) -> int:
@@ -201,28 +219,29 @@ class Daemon:
         await asyncio.to_thread(self._load_today)
         for record in await asyncio.to_thread(self.resync.restore, self.journal):
             self.writer.submit(record)  # closed before a crash, never flushed: the store drops a repeat
-        self.autopilot.login_agents(self.clock.now())
+        if self.ha is None:  # a standby logs the agents in when it takes over
+            self.autopilot.login_agents(self.clock.now())
         app = self.web.app(self.snapshot, self.metrics_text)
+        install_health(app, self.health, language=self.cfg.centre.language)
         web_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            intake = [tg.create_task(self.ami.run(), name="ami"), tg.create_task(self.agi.serve(), name="fastagi")]
-            tasks = [
+            self._tg = tg
+            intake = self._intake = [tg.create_task(self.ami.run(), name="ami")]
+            tasks = self._tasks = [
                 tg.create_task(self.timers.run(), name="timers"),
                 tg.create_task(self.writer.run(), name="store-writer"),
                 tg.create_task(serve_web(app, self.cfg.web.host, self.cfg.web.port, started=web_started), name="web"),
                 *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
-                tg.create_task(self.screenpop.run(), name="screenpop"),
-                tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"),
-                tg.create_task(self.ticket_timers.run(), name="ticket-timers"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
+                tg.create_task(self.health.probe(), name="health-probe"),
             ]
-            if self._mqtt_stats is not None:
-                tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
-            tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
-            tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
-            await self.agi.wait_listening()
+            if self.ha is None:
+                self._start_leading()
+                await self.agi.wait_listening()
+            else:
+                tasks.append(tg.create_task(self.ha.run(), name="ha-lease"))
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port
             self.ready.set()
@@ -232,8 +251,37 @@ class Daemon:
             await self._drain(intake)
             for t in tasks:
                 t.cancel()
+        if self.ha is not None:
+            await self.ha.close()  # fenced, then the lease given back: a standby takes over at once
         self.journal.close()
         self.store.close()
+
+    def _start_leading(self) -> None:
+        """The tasks only the leader runs: FastAGI (callers reach only the leader), follow-up calls and
+        escalations, incident detection, the MQTT screen-pops and figures (their retained "online"/"offline"
+        status is the leader's), the desks' heartbeats (desks talk to the leader), the daily retention purge."""
+        tg = self._tg
+        assert tg is not None
+        self._intake.append(tg.create_task(self.agi.serve(), name="fastagi"))
+        self._tasks.append(tg.create_task(self.screenpop.run(), name="screenpop"))
+        self._tasks.append(tg.create_task(self.ticket_timers.run(), name="ticket-timers"))
+        if self._mqtt_stats is not None:
+            self._tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
+        self._tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
+        self._tasks.append(tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"))
+        self._tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
+
+    def _promote(self) -> None:
+        """This standby took the lease: agents logged in, leader's tasks started, the resync replayed (it
+        adopts every call in flight, in order with the AMI events; see HaNode.before_resync)."""
+        self.autopilot.login_agents(self.clock.now())
+        self._start_leading()
+        if self.ami.stats.connected:
+            self.ami.replay_login()
+
+    def _stepped_down(self) -> None:
+        self.exit_code = STEPPED_DOWN
+        self.stop()
 
     async def _drain(self, intake: list[asyncio.Task[None]]) -> None:
         """Stop taking events, then drain the records before anything else goes: nothing is lost on a
@@ -245,7 +293,7 @@ class Daemon:
         with contextlib.suppress(TimeoutError):  # survey answers still on their way to tickets
             async with asyncio.timeout(5):
                 await self.surveys.join()
-        for iv in self.agent_timeline.open_intervals(self.clock.now()):
+        for iv in self.agent_timeline.open_intervals(self.clock.now()) if self._leading_events() else ():
             self.agent_log_writer.submit(iv)
         await self.agent_log_writer.flush()
 
@@ -264,18 +312,30 @@ class Daemon:
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
         self.live.set_ami_connected(self.ami.stats.connected)
-        return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot()}
+        return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot(),
+                                                       "ops": self.health.board()}
 
     def metrics_text(self) -> tuple[bytes, str]:
         self.live.set_ami_connected(self.ami.stats.connected)
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     # ------------------------------------------------------------------ wiring between the parts
+    def _leading_events(self) -> bool:
+        return self.ha is None or self.ha.events_to_flow
+
     def _on_ami_event(self, msg: Message, _received: float) -> None:
+        if not self._leading_events():
+            assert self.ha is not None
+            self.ha.witness.feed(msg, self.clock.now())  # a standby: watched, not routed
+            return
         self.flow.on_ami_message(msg, self.clock.now())
 
     async def _resync(self) -> None:
+        if self.ha is not None and not await self.ha.before_resync(self.resync, self._in_store):
+            return
         await self.resync.run()
+        if self.ha is not None:
+            self.ha.after_resync()
 
     def _timer_fired(self, key: Hashable, at: datetime) -> None:
         if isinstance(key, (AutoReadyTimer, RosterTimer)):
@@ -333,10 +393,14 @@ async def run_daemon(config_path: str) -> int:
     except ConfigError as exc:
         print(exc)
         return 2
-    daemon = Daemon(cfg)
+    if cfg.ha is not None:  # the nodes of a pair create missing tables one after the other
+        with schema_lock(cfg.database.url):
+            daemon = Daemon(cfg)
+    else:
+        daemon = Daemon(cfg)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, daemon.stop)
     await daemon.run()
-    return 0
+    return daemon.exit_code

@@ -61,6 +61,10 @@ class AmiNotConnected(AmiConnectionError):
     """No logged-in connection, or it was lost while an action waited."""
 
 
+class AmiFenced(AmiNotConnected):
+    """This node may not change calls now (a hot standby, or a leader past its lease): see ``AmiClient.guard``."""
+
+
 class AmiAuthError(AmiConnectionError):
     """Login refused ('Authentication failed')."""
 
@@ -266,6 +270,8 @@ class AmiClient:
         self._running = False
         self._task: asyncio.Task[None] | None = None  # run(), when started by ``async with``
         self._session_task: asyncio.Task[bool] | None = None
+        #: called with each action's name before it is sent; raises (AmiFenced) to refuse it (callcenter/ha)
+        self.guard: Callable[[str], None] | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self.stats.connected else "disconnected"
@@ -290,6 +296,11 @@ class AmiClient:
         if self._session_task is not None:
             # The session cleans up in its finally: socket closed, pending actions failed.
             self._session_task.cancel()
+
+    def replay_login(self) -> None:
+        """Run ``on_login`` again, in order with the events (a standby that takes over the calls)."""
+        if self._queue is not None and self._on_login is not None:
+            self._queue.put_nowait((_LOGGED_IN, self._clock()))
 
     async def wait_connected(self) -> None:
         """Wait until logged in; raises AmiNotConnected if the client is closed first."""
@@ -477,6 +488,8 @@ class AmiClient:
         *,
         count: bool = True,
     ) -> tuple[Message, list[Message]]:
+        if self.guard is not None:
+            self.guard(name)
         items = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
         if any(k.lower() == "actionid" for k, _ in items):
             raise ValueError("the client sets ActionID itself")

@@ -48,6 +48,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_hour_risk": "Next hour at risk: expected connection rate",
         "loading": "Loading…",
         "seconds_suffix": " s",
+        # Operations (callcenter/ha/): a takeover by the standby, dependencies that do not answer.
+        "ops_takeover": "Standby {node} took over at {at} (term {epoch}, after {previous})",
+        "ops_down": "Not available: {list}",
+        "dep_database": "database",
+        "dep_broker": "message broker (MQTT)",
+        "dep_ami": "PBX link (AMI) {pbx}",
     },
     "zh": {
         "html_lang": "zh-CN",
@@ -85,6 +91,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_hour_risk": "未来一小时接通率预计低于目标：",
         "loading": "加载中…",
         "seconds_suffix": " 秒",
+        "ops_takeover": "备用节点 {node} 已于 {at} 接管（第 {epoch} 任，接替 {previous}）",
+        "ops_down": "不可用：{list}",
+        "dep_database": "数据库",
+        "dep_broker": "消息服务器（MQTT）",
+        "dep_ami": "PBX 连接（AMI）{pbx}",
     },
 }
 

@@ -23,6 +23,7 @@ from config.models.base import (
     TimeZoneName,
     number_to_str,
 )
+from config.models.ha import HaConfig
 from config.models.ivr import (
     HHMM,
     CallbackNodeConfig,
@@ -114,6 +115,7 @@ __all__ = [
     "Digits",
     "EnqueueNodeConfig",
     "FlatIvrConfig",
+    "HaConfig",
     "HangupNodeConfig",
     "HolidaysConfig",
     "IncidentsConfig",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from config.models.base import Section
+from config.models.ha import HaConfig
 from config.models.ivr import IvrConfig, ivr_issues
 from config.models.services import (
     AgiConfig,
@@ -71,6 +72,7 @@ class Config(Section):
     twilio: TwilioConfig | None = None
     security: SecurityConfig = SecurityConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    ha: HaConfig | None = None
 
     @model_validator(mode="after")
     def _links(self) -> Config:
@@ -188,6 +190,9 @@ def cross_check(config: Config) -> list[SourceIssue]:
                     SourceIssue(("agents", i, "queues", j), f"unknown queue {name!r} (known: {known_text})")
                 )
     issues += _shift_links(config, known, known_text)
+    if config.ha is not None and config.database.url.startswith("sqlite"):
+        issues.append(SourceIssue(("ha",), "hot standby needs PostgreSQL: with SQLite (database.url) only one node "
+                                          "can run; remove the ha section or use postgresql+psycopg://"))
     if config.ivr is not None:
         issues += ivr_issues(config.ivr, known, config.known_skills() if config.agents else None,
                              (config.centre.language,))
