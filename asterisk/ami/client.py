@@ -32,11 +32,20 @@ from typing import Any
 from asterisk.ami.codec import (
     BANNER_PREFIX,
     DEFAULT_MAX_MESSAGE,
-    AmiProtocolError,
     AmiReader,
     FrameTooLarge,
     Message,
     encode_action,
+)
+from asterisk.ami.errors import (
+    AmiActionError,
+    AmiAuthError,
+    AmiConnectionError,
+    AmiNotConnected,
+    AmiTimeout,
+)
+from asterisk.ami.errors import (
+    AmiFenced as AmiFenced,  # re-exported: callers import every AMI error from here
 )
 from asterisk.ratelog import RateLimitedLog, sample
 
@@ -48,42 +57,6 @@ LoginCallback = Callable[[], Awaitable[None] | None]
 #: sees every event received before its snapshot request applied first, and every later one after it)
 _LOGGED_IN = Message([("Event", "__callcenter_logged_in__")])
 Fields = Mapping[str, object] | Iterable[tuple[str, object]]
-
-
-# ---------------------------------------------------------------- errors
-
-
-class AmiConnectionError(AmiProtocolError):
-    """The connection failed or was lost (the reconnect loop handles it)."""
-
-
-class AmiNotConnected(AmiConnectionError):
-    """No logged-in connection, or it was lost while an action waited."""
-
-
-class AmiFenced(AmiNotConnected):
-    """This node may not change calls now (a hot standby, or a leader past its lease): see ``AmiClient.guard``."""
-
-
-class AmiAuthError(AmiConnectionError):
-    """Login refused ('Authentication failed')."""
-
-
-class AmiTimeout(AmiProtocolError):
-    def __init__(self, action: str, action_id: str, timeout: float) -> None:
-        super().__init__(f"AMI action {action} ({action_id}) got no answer within {timeout:g} s")
-        self.action = action
-        self.action_id = action_id
-
-
-class AmiActionError(AmiProtocolError):
-    """``Response: Error``; ``.message`` is Asterisk's Message text."""
-
-    def __init__(self, action: str, response: Message) -> None:
-        self.action = action
-        self.response = response
-        self.message = response.get("Message") or ""
-        super().__init__(f"AMI action {action} failed: {self.message}")
 
 
 # ---------------------------------------------------------------- small parts
