@@ -28,18 +28,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from asterisk.agi.server import AgiServer
-from asterisk.ami.client import AmiClient
+from asterisk.agi.server import AgiSession
 from asterisk.ami.codec import Message
 from callcenter.autopilot import Autopilot, AutoReadyTimer, RosterTimer
 from callcenter.callflow import CallFlow, DaemonStats, OfferClock, Outgoing
 from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
 from callcenter.engine_config import engine_config_from, shift_rules_from
-from callcenter.executor import AMI_WORKERS, AmiExecutor
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
-from callcenter.resync import OpenCallJournal, Resyncer
+from callcenter.pbxs import PbxLinks, PbxNames, ami_tls_context, site_engine
+from callcenter.resync import OpenCallJournal
 from callcenter.screenpop import ScreenPop, store_history_source
 from callcenter.staffing_live import run_risk
 from callcenter.survey_calls import AgiCalls
@@ -55,7 +54,7 @@ from metrics.kpi import day_bounds
 from metrics.live import LiveStats
 from metrics.prom import ResyncCollector
 from metrics.prom import register as register_collectors
-from queueing import AgentStateChanged, Engine
+from queueing import AgentStateChanged
 from queueing.timerkeys import is_timer_key
 from records.agentlog import AgentLog, AgentLogWriter
 from records.model import CallRecordData
@@ -77,7 +76,9 @@ class Daemon:
         self.manual_agents = set(manual_agents)
         self.stats = DaemonStats()
         self.shift_rules = shift_rules_from(cfg)
-        self.engine = Engine(engine_config_from(cfg), shifts=self.shift_rules)
+        # With several PBXs (cfg.pbxs), a call goes to the agents of its own PBX (callcenter/pbxs.py).
+        self.engine = site_engine(cfg, engine_config_from(cfg), shifts=self.shift_rules)
+        self.pbx_names = PbxNames(cfg)
         self.endpoints = {str(a.id): a.endpoint for a in cfg.agents}
         self.queue_names = [q.name for q in cfg.queues]
         self.ivr = IvrService(cfg, state_dir, self.clock.now)
@@ -117,15 +118,13 @@ class Daemon:
         self.flow.agent_listeners += [self._agent_changed, self.autopilot.state_changed]
 
     def _build_adapters(self, cfg: Config, state_dir: Path) -> None:
-        self.ami = AmiClient(
-            cfg.ami.host, cfg.ami.port, cfg.ami.username, cfg.ami.secret.get_secret_value(),
-            on_event=self._on_ami_event, action_timeout=cfg.ami.action_timeout, ping_interval=cfg.ami.ping_interval,
-            on_login=self._resync, ssl_context=ami_ssl_context(cfg), max_message=cfg.ami.max_message,
-        )
-        self.resync = Resyncer(self.ami, self.flow, clock=self.clock.now, cdr=cfg.cdr, endpoints=self.endpoints,
-                               in_store=self._in_store)
-        self.executor = AmiExecutor(self.ami, self.flow, self.resync, action_timeout=cfg.ami.action_timeout,
-                                    stats=self.stats, now=self.clock.now)
+        # One AMI client, FastAGI listener, resync and executor per PBX (callcenter/pbxs.py); the first
+        # PBX's are also self.ami, self.resync, self.executor and self.agi.
+        self.pbxs = PbxLinks(cfg, flow=self.flow, stats=self.stats, now=self.clock.now, endpoints=self.endpoints,
+                             in_store=self._in_store, on_message=self._on_ami_event,
+                             agi_handler=self._agi_session)
+        first = self.pbxs.first
+        self.ami, self.resync, self.executor, self.agi = first.ami, first.resync, first.executor, first.agi
         self.registry = CollectorRegistry()
         collector = register_collectors(self.registry, self.live, self.writer, clock=self.clock.now)
         collector.ami = self.ami.stats
@@ -141,7 +140,6 @@ class Daemon:
                                       number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self.incidents.on_ivr)
-        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session)
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
                                manual_agents=self.manual_agents)
@@ -176,7 +174,9 @@ class Daemon:
 
     @offer_timer.setter
     def offer_timer(self, probe: OfferClock | None) -> None:
-        self.flow.offer_clock = self.executor.offer_clock = probe
+        self.flow.offer_clock = probe
+        for link in self.pbxs.links:
+            link.executor.offer_clock = probe
 
     def stop(self) -> None:
         self._stop.set()
@@ -185,17 +185,18 @@ class Daemon:
         log.info("store: %s", mask_url(self.cfg.database.url))
         await asyncio.to_thread(self._load_today)
         for record in await asyncio.to_thread(self.resync.restore, self.journal):
-            self.writer.submit(record)  # closed before a crash, never flushed: the store drops a repeat
+            # closed before a crash, never flushed: the store drops a repeat
+            self.writer.submit(self.pbx_names.stamp(record))
         self.autopilot.login_agents(self.clock.now())
         app = self.web.app(self.snapshot, self.metrics_text)
         web_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            intake = [tg.create_task(self.ami.run(), name="ami"), tg.create_task(self.agi.serve(), name="fastagi")]
+            intake = [tg.create_task(run(), name=name) for name, run in self.pbxs.intake()]
             tasks = [
                 tg.create_task(self.timers.run(), name="timers"),
                 tg.create_task(self.writer.run(), name="store-writer"),
                 tg.create_task(serve_web(app, self.cfg.web.host, self.cfg.web.port, started=web_started), name="web"),
-                *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
+                *(tg.create_task(work(), name=name) for name, work in self.pbxs.workers()),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
                 tg.create_task(self.screenpop.run(), name="screenpop"),
                 tg.create_task(self.ticket_timers.run(), name="ticket-timers"),
@@ -205,7 +206,8 @@ class Daemon:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
             tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
-            await self.agi.wait_listening()
+            for link in self.pbxs.links:
+                await link.agi.wait_listening()
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port
             self.ready.set()
@@ -244,19 +246,19 @@ class Daemon:
 
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
-        self.live.set_ami_connected(self.ami.stats.connected)
+        self.live.set_ami_connected(self.pbxs.all_connected())
         return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot()}
 
     def metrics_text(self) -> tuple[bytes, str]:
-        self.live.set_ami_connected(self.ami.stats.connected)
+        self.live.set_ami_connected(self.pbxs.all_connected())
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     # ------------------------------------------------------------------ wiring between the parts
     def _on_ami_event(self, msg: Message, _received: float) -> None:
         self.flow.on_ami_message(msg, self.clock.now())
 
-    async def _resync(self) -> None:
-        await self.resync.run()
+    async def _agi_session(self, session: AgiSession) -> None:
+        await self.agi_calls.session(session)
 
     def _timer_fired(self, key: Hashable, at: datetime) -> None:
         if isinstance(key, (AutoReadyTimer, RosterTimer)):
@@ -267,9 +269,10 @@ class Daemon:
             raise TypeError(f"no part of the daemon owns timer {key!r}")
 
     def _send(self, cmd: Outgoing) -> None:
-        self.executor.submit(cmd)
+        self.pbxs.send(cmd)
 
     def _recorded(self, record: CallRecordData) -> None:
+        record = self.pbx_names.stamp(record)
         self.writer.submit(record)
         self.resync.recorded(record.call_id)
 
@@ -297,14 +300,7 @@ class Daemon:
 
 def ami_ssl_context(cfg: Config) -> ssl.SSLContext | None:
     """TLS for AMI when ``ami.tls`` is set (Asterisk's manager.conf ``tlsenable``, port 5039)."""
-    tls = cfg.ami.tls
-    if tls is None:
-        return None
-    ctx = ssl.create_default_context(cafile=tls.cafile)
-    if not tls.verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return ami_tls_context(cfg.ami)
 
 
 async def run_daemon(config_path: str) -> int:

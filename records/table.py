@@ -70,6 +70,7 @@ class CallRecordRow(SQLModel, table=True):
     hangup_cause: int | None = None
     satisfaction: int | None = None
     ivr_steps: str = Field(default="", sa_type=Text)
+    pbx: str = Field(default="main", max_length=32)
 
 
 def to_row(rec: CallRecordData) -> dict[str, Any]:
@@ -104,4 +105,5 @@ def from_row(row: Any) -> CallRecordData:
         hangup_cause=row.hangup_cause,
         satisfaction=row.satisfaction,
         ivr_steps=row.ivr_steps or "",
+        pbx=row.pbx or "main",
     )

@@ -53,6 +53,7 @@ from config.models.ivr import (
     VarName,
     ivr_issues,
 )
+from config.models.pbx import PbxConfig
 from config.models.root import (
     FALLBACK_ACTIONS,
     Config,
@@ -128,6 +129,7 @@ __all__ = [
     "NodeConfig",
     "NodeName",
     "NumberOrStr",
+    "PbxConfig",
     "PlayNodeConfig",
     "Port",
     "PromptConfig",

@@ -1,0 +1,258 @@
+"""Several Asterisk servers behind one daemon (docs/scale.md, "Several PBXs").
+
+Each PBX gets its own AMI client (reconnecting on its own), FastAGI listener, resync and AMI executor; they
+all feed the one call flow and ACD engine. Two rules make that safe:
+
+- **Call ids are unique across PBXs.** Asterisk uniqueids (``1772413200.12``) are only unique on one server,
+  so with ``pbxs:`` every id a PBX hands in (AMI ``*Uniqueid``/``*Linkedid`` headers, the channel list, the
+  AGI ``agi_uniqueid``) gets the prefix ``<pbx>:``. Channel names are not rewritten: they only ever go back
+  to the PBX the call is on, chosen by the call id's prefix. A single-PBX config ("main") keeps bare ids.
+- **Queues are confined per PBX.** A caller on PBX A is offered only to agents registered on PBX A: the call
+  carries the required skill ``pbx:A`` and each agent holds the skill of its own PBX (``agents[].pbx``), at
+  a level no escalation step relaxes away. No trunk between the PBXs is needed, and a PBX that is cut off
+  leaves the others' routing untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ssl
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import datetime
+from typing import Any
+
+from asterisk.agi.server import AgiServer, AgiSession
+from asterisk.ami.client import AmiClient, AmiNotConnected
+from asterisk.ami.codec import Message
+from asterisk.ami.tracker import Channel
+from callcenter.callflow import CallFlow, DaemonStats, Outgoing
+from callcenter.executor import AMI_WORKERS, AmiExecutor
+from callcenter.ledger import CallEntry
+from callcenter.resync import Resyncer
+from callcenter.resync.plan import Kind, KnownCall, LiveChannel
+from config.models import AmiConfig, Config, PbxConfig
+from queueing import CallQueued, Command, Engine, EngineConfig, OfferCall
+from queueing.events import Event
+from records.model import CallRecordData
+
+#: the level of the ``pbx:<name>`` skill: far above any escalation's ``relax_levels`` (config skills are 1..10)
+SITE_LEVEL = 1_000_000
+_ID_HEADERS = ("uniqueid", "linkedid")
+
+
+def pbx_skill(name: str) -> str:
+    return f"pbx:{name}"
+
+
+class PbxNames:
+    """The PBX each call id belongs to, and the ids' prefixes (empty with one PBX)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.names = [p.name for p in cfg.pbx_list()]
+        self.several = bool(cfg.pbxs)
+        self.first = self.names[0]
+
+    def prefix(self, name: str) -> str:
+        return f"{name}:" if self.several else ""
+
+    def of(self, call_id: str) -> str:
+        if self.several:
+            head, sep, _ = call_id.partition(":")
+            if sep and head in self.names:
+                return head
+        return self.first
+
+    def stamp(self, record: CallRecordData) -> CallRecordData:
+        """The record with its PBX (records.model ``pbx``)."""
+        pbx = self.of(record.call_id)
+        return record if record.pbx == pbx else dataclasses.replace(record, pbx=pbx)
+
+
+def prefixed(msg: Message, prefix: str) -> Message:
+    """The message with every ``*Uniqueid``/``*Linkedid`` header prefixed (a new Message; values kept)."""
+    if not prefix:
+        return msg
+    return Message([(k, prefix + v if v and k.lower().endswith(_ID_HEADERS) else v) for k, v in msg.headers])
+
+
+class SiteEngine(Engine):
+    """The ACD engine with queues confined per PBX: each queued call requires its PBX's skill."""
+
+    def __init__(self, config: EngineConfig, names: PbxNames, **kw: object) -> None:
+        super().__init__(config, **kw)  # type: ignore[arg-type]
+        self.names = names
+
+    def handle(self, event: Event) -> list[Command]:
+        if isinstance(event, CallQueued):
+            site = (pbx_skill(self.names.of(event.call_id)), SITE_LEVEL)
+            event = dataclasses.replace(event, skills=(*event.skills, site))
+        return super().handle(event)
+
+
+def site_engine(cfg: Config, config: EngineConfig, **kw: object) -> Engine:
+    """The daemon's engine: the plain one with one PBX; with ``pbxs:``, agents hold their PBX's skill."""
+    if not cfg.pbxs:
+        return Engine(config, **kw)  # type: ignore[arg-type]
+    names = PbxNames(cfg)
+    pbx_of = {str(a.id): a.pbx or names.first for a in cfg.agents}
+    agents = tuple(dataclasses.replace(a, skills={**a.skills, pbx_skill(pbx_of[a.id]): SITE_LEVEL})
+                   for a in config.agents)
+    return SiteEngine(dataclasses.replace(config, agents=agents), names, **kw)
+
+
+def ami_tls_context(ami: AmiConfig) -> ssl.SSLContext | None:
+    """TLS for AMI when ``tls`` is set (Asterisk's manager.conf ``tlsenable``, port 5039)."""
+    tls = ami.tls
+    if tls is None:
+        return None
+    ctx = ssl.create_default_context(cafile=tls.cafile)
+    if not tls.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class PrefixedAmi:
+    """One PBX's AMI client as its resync sees it: the channel list with prefixed ids."""
+
+    def __init__(self, ami: AmiClient, prefix: str) -> None:
+        self.ami, self.prefix = ami, prefix
+
+    async def list_action(self, name: str) -> tuple[Message, list[Message]]:
+        head, items = await self.ami.list_action(name)
+        return head, [prefixed(m, self.prefix) for m in items]
+
+    async def action(self, name: str, headers: dict[str, str]) -> Message:
+        return await self.ami.action(name, headers)
+
+
+class PbxRepairs:
+    """The call flow as one PBX's resync sees it: only that PBX's calls (a PBX that reconnects must not
+    close or forget the calls of another)."""
+
+    def __init__(self, flow: CallFlow, owns: Callable[[str], bool]) -> None:
+        self.flow, self.owns = flow, owns
+
+    def known_calls(self, generation: int) -> dict[str, KnownCall]:
+        return {cid: k for cid, k in self.flow.known_calls(generation).items() if self.owns(cid)}
+
+    def call_ids(self) -> set[str]:
+        return {cid for cid in self.flow.call_ids() if self.owns(cid)}
+
+    def take_over(self, entry: CallEntry) -> None:
+        self.flow.take_over(entry)
+
+    def close_gone(self, call_id: str, now: datetime) -> None:
+        self.flow.close_gone(call_id, now)
+
+    def close_from_cdr(self, call_id: str, fate: object) -> None:
+        self.flow.close_from_cdr(call_id, fate)  # type: ignore[arg-type]
+
+    def record_unseen(self, fate: object) -> None:
+        self.flow.record_unseen(fate)  # type: ignore[arg-type]
+
+    def adopt(self, ch: LiveChannel, base: CallEntry | None, now: datetime) -> None:
+        self.flow.adopt(ch, base, now)
+
+    def repair(self, kind: Kind, call_id: str, ch: LiveChannel, now: datetime) -> None:
+        self.flow.repair(kind, call_id, ch, now)
+
+    def follow_channels(self, live: Sequence[LiveChannel]) -> None:
+        tracker = self.flow.tracker
+        alive = {ch.uniqueid for ch in live}
+        for uid in [u for u in tracker.channels if self.owns(u) and u not in alive]:
+            tracker.forget(uid)
+        for ch in live:
+            if ch.stage is not None or ch.uniqueid not in tracker.channels:
+                tracker.adopt(Channel(ch.uniqueid, ch.linkedid, ch.name, ch.caller_number, ch.caller_name,
+                                      ch.context, ch.exten, ch.state, is_caller=ch.stage is not None))
+
+
+class PbxExecutor(AmiExecutor):
+    """The executor of one PBX: an offer made while its AMI is down waits for the login (a few action
+    timeouts) instead of failing at once. Failing at once made the ACD offer the call again at once, to
+    fail again: a busy loop (thousands of failed offers a second, each logged) on the one event loop that
+    routes every other PBX's calls too."""
+
+    async def _offer(self, offer: OfferCall) -> None:
+        if not self.ami.stats.connected:
+            with contextlib.suppress(TimeoutError, AmiNotConnected):
+                async with asyncio.timeout(self.action_timeout * 4):
+                    await self.ami.wait_connected()
+        await super()._offer(offer)
+
+
+class PbxLink:
+    """One Asterisk server: its AMI client, FastAGI listener, resync and executor."""
+
+    def __init__(self, pbx: PbxConfig, names: PbxNames, *, flow: CallFlow, stats: DaemonStats,
+                 now: Callable[[], datetime], endpoints: dict[str, str], in_store: Callable[[str], bool],
+                 on_message: Callable[[Message, float], None],
+                 agi_handler: Callable[[AgiSession], Awaitable[None]]) -> None:
+        self.name, self.prefix = pbx.name, names.prefix(pbx.name)
+        self.names, self.on_message, self.agi_handler = names, on_message, agi_handler
+        ami = pbx.ami
+        self.ami = AmiClient(ami.host, ami.port, ami.username, ami.secret.get_secret_value(),
+                             on_event=self._on_event, action_timeout=ami.action_timeout,
+                             ping_interval=ami.ping_interval, on_login=self._on_login,
+                             ssl_context=ami_tls_context(ami), max_message=ami.max_message)
+        repairs = PbxRepairs(flow, self.owns) if names.several else flow
+        self.resync = Resyncer(PrefixedAmi(self.ami, self.prefix), repairs, clock=now, cdr=pbx.cdr,
+                               endpoints=endpoints, in_store=in_store)
+        self.executor = PbxExecutor(self.ami, flow, self.resync, action_timeout=ami.action_timeout,
+                                    stats=stats, now=now)
+        self.agi = AgiServer(pbx.agi.host, pbx.agi.port, self._agi_session)
+
+    def owns(self, call_id: str) -> bool:
+        return self.names.of(call_id) == self.name
+
+    def _on_event(self, msg: Message, received: float) -> None:
+        self.on_message(prefixed(msg, self.prefix), received)
+
+    async def _on_login(self) -> None:
+        await self.resync.run()
+
+    async def _agi_session(self, session: AgiSession) -> None:
+        if self.prefix:
+            session.env = {**session.env, "agi_uniqueid": self.prefix + session.uniqueid}
+        await self.agi_handler(session)
+
+
+class PbxLinks:
+    """Every PBX of the config, first one first (``cfg.ami`` is the first's)."""
+
+    def __init__(self, cfg: Config, **kw: object) -> None:
+        self.names = PbxNames(cfg)
+        self.links = [PbxLink(p, self.names, **kw) for p in cfg.pbx_list()]  # type: ignore[arg-type]
+        self._by_name = {link.name: link for link in self.links}
+
+    @property
+    def first(self) -> PbxLink:
+        return self.links[0]
+
+    def link_of(self, call_id: str) -> PbxLink:
+        return self._by_name[self.names.of(call_id)]
+
+    def send(self, cmd: Outgoing) -> None:
+        """A command goes to the executor of the PBX its call is on."""
+        self.link_of(cmd.call_id).executor.submit(cmd)
+
+    def all_connected(self) -> bool:
+        return all(link.ami.stats.connected for link in self.links)
+
+    def intake(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """(task name, coroutine function) of each PBX's AMI and FastAGI: the first keeps the old names."""
+        out: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+        for i, link in enumerate(self.links):
+            tag = "" if i == 0 else f"-{link.name}"
+            out += [(f"ami{tag}", link.ami.run), (f"fastagi{tag}", link.agi.serve)]
+        return out
+
+    def workers(self) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        out: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+        for i, link in enumerate(self.links):
+            tag = "" if i == 0 else f"-{link.name}"
+            out += [(f"ami-offers{tag}-{n}", link.executor.worker) for n in range(AMI_WORKERS)]
+        return out
