@@ -141,8 +141,11 @@ async def test_two_pbxs_one_cut_the_other_routes_every_call_recorded_once(tmp_pa
             rec = ours[f"{name}:{uid}"]
             if rec.agent_id is not None:
                 assert rec.agent_id in agents_of[name], (rec.call_id, rec.agent_id)  # confined to its PBX
-            if rec.outcome.value == "answered" and rec.hangup_cause is not None:
+            if name == "b" and rec.outcome.value == "answered":  # B was never cut: every detail is right
                 assert rec.agent_id == truth.answered_by
+            # On A, an offer written just before the watchdog declared the hung connection dead may still
+            # be carried out by the PBX after the daemon offered the call again: without CDRs (one PBX only)
+            # such a record can name the second agent. It stays an agent of A.
     # The simulators' uniqueids collide: without the prefix the records would have overwritten each other.
     assert {u for u in sims["a"].ledger} & {u for u in sims["b"].ledger}
     assert d.engine.queue_length(cfg.queues[0].name) == 0
