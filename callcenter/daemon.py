@@ -184,7 +184,7 @@ class Daemon:
     async def run(self) -> None:
         log.info("store: %s", mask_url(self.cfg.database.url))
         await asyncio.to_thread(self._load_today)
-        for record in await asyncio.to_thread(self.resync.restore, self.journal):
+        for record in await asyncio.to_thread(self.pbxs.restore, self.journal):
             # closed before a crash, never flushed: the store drops a repeat
             self.writer.submit(self.pbx_names.stamp(record))
         self.autopilot.login_agents(self.clock.now())

@@ -30,7 +30,7 @@ from asterisk.ami.tracker import CallTracker, Channel
 from callcenter.callflow import TRANSFER_EVENTS, CallFlow, DaemonStats, Outgoing
 from callcenter.executor import AMI_WORKERS, AmiExecutor
 from callcenter.ledger import CallEntry
-from callcenter.resync import Resyncer
+from callcenter.resync import OpenCallJournal, Resyncer
 from callcenter.resync.plan import Kind, KnownCall, LiveChannel
 from config.models import AmiConfig, Config, PbxConfig
 from queueing import CallQueued, Command, Engine, EngineConfig, OfferCall
@@ -240,6 +240,19 @@ class PbxLinks:
 
     def link_of(self, call_id: str) -> PbxLink:
         return self._by_name[self.names.of(call_id)]
+
+    def restore(self, journal: OpenCallJournal) -> list[CallRecordData]:
+        """Read the open-call journal at start (``Resyncer.restore``) and hand each PBX's resync the calls
+        on that PBX: the first login of PBX A must not close B's calls as gone from A."""
+        first = self.first.resync
+        resubmit = first.restore(journal)
+        for link in self.links[1:]:
+            mine = {cid: e for cid, e in first.restored.items() if link.owns(cid)}
+            link.resync.restored = mine
+            link.resync.blind_since = first.blind_since
+            for cid in mine:
+                del first.restored[cid]
+        return resubmit
 
     def send(self, cmd: Outgoing) -> None:
         """A command goes to the executor of the PBX its call is on."""

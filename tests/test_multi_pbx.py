@@ -171,3 +171,26 @@ def test_pbxs_and_ami_together_or_unknown_pbx_are_clear_errors(tmp_path: Path) -
     data["pbxs"][1]["name"] = "a"
     with pytest.raises(ConfigError, match="duplicate name 'a'"):
         load(data)
+
+
+def test_a_restart_hands_each_pbx_resync_its_own_open_calls(tmp_path: Path) -> None:
+    """The journal of a killed daemon holds open calls of both PBXs: each PBX's first resync gets its own,
+    so A's login cannot close B's calls as gone from A (they are not in A's channel list)."""
+    from datetime import UTC, datetime
+
+    from callcenter.ledger import CallEntry
+    from callcenter.resync import OpenCallJournal
+
+    cfg = any_ports(load(two_pbx_yaml({"a": 5038, "b": 5039}, tmp_path)))
+    journal = OpenCallJournal(tmp_path / "open.jsonl")
+    at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    for cid in ("a:1772413200.1", "b:1772413200.1", "b:1772413200.2"):
+        journal.save(CallEntry(cid, at, linkedid=cid, channel="PJSIP/trunk-1"))
+    journal.close()
+    daemon = Daemon(cfg, spool_dir=tmp_path)
+    assert daemon.pbxs.restore(OpenCallJournal(tmp_path / "open.jsonl")) == []
+    a, b = daemon.pbxs.links
+    assert set(a.resync.restored) == {"a:1772413200.1"}
+    assert set(b.resync.restored) == {"b:1772413200.1", "b:1772413200.2"}
+    assert a.resync.blind_since == b.resync.blind_since == at
+    daemon.store.close()
