@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 import tickets.tables  # noqa: F401  (tickets, ticket_events, ticket_calls, ticket_counters)
 from alembic import context
+from callcenter.web import sessions as web_sessions
 from incidents import alerts, journal, sources
 from records import agentlog
 
@@ -24,8 +25,10 @@ if config.config_file_name is not None and not config.attributes.get("keep_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 # Plain Core tables with their own MetaData: agent_state_intervals (records/agentlog.py), incidents,
-# incident_tickets and work_alerts (incidents/journal.py, sources.py, alerts.py).
-target_metadata = [SQLModel.metadata, agentlog.metadata, journal.META, sources.META, alerts.META]
+# incident_tickets and work_alerts (incidents/journal.py, sources.py, alerts.py), web_sessions and
+# web_users_disabled (callcenter/web/sessions.py).
+target_metadata = [SQLModel.metadata, agentlog.metadata, journal.META, sources.META, alerts.META,
+                   web_sessions.metadata]
 
 
 def database_url() -> str:

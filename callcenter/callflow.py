@@ -25,11 +25,18 @@ from asterisk.ami.tracker import (
     AgentDialed,
     CallerFellBack,
     CallerHeld,
-    CallFact,
     CallHungUp,
     CallStarted,
     CallTracker,
     Channel,
+    DeviceChanged,
+    Fact,
+    FallbackAbandoned,
+    FallbackAnswered,
+    FallbackJoined,
+    FallbackRingFailed,
+    FallbackRinging,
+    FallbackTalkEnded,
     RouteResult,
 )
 from callcenter.cdr_import import Fate
@@ -38,6 +45,7 @@ from callcenter.resync.journal import OpenCallJournal
 from callcenter.resync.plan import Kind, KnownCall, Live, LiveChannel
 from metrics.live import LiveStats
 from queueing import (
+    AgentDeviceChanged,
     AgentStateChanged,
     CallEnded,
     CallLeft,
@@ -68,6 +76,9 @@ DIAL_FAILURES = {"NOANSWER": "noanswer", "BUSY": "busy", "CONGESTION": "congesti
 # The ACD gave the caller up (a queue's fallback): the dialplan context that takes them.
 FALLBACK_CONTEXTS = {Outcome.FALLBACK_VOICEMAIL: "cc-voicemail", Outcome.FALLBACK_CALLBACK: "cc-callback",
                      Outcome.OVERFLOWED: "cc-fallback"}
+#: device states (DeviceStateChange) in which a phone takes no offer; UNAVAILABLE is left to the ring
+#: itself (a phone that has not registered fails the Dial at once, and the ACD tries the next agent)
+BUSY_DEVICE_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 #: AMI events of a completed transfer (the caller goes on without the agent); see asterisk/sim/transfer.py
 TRANSFER_EVENTS = frozenset({"BlindTransfer", "AttendedTransfer"})
 
@@ -138,7 +149,7 @@ class CallFlow:
         self.offer_generation: dict[str, int] = {}
         self.offer_clock: OfferClock | None = None
         # Each handler takes the fact type it is filed under (hence Any: the table cannot say so per key).
-        self._facts: dict[type[CallFact], Callable[[Any], None]] = {
+        self._facts: dict[type[Fact], Callable[[Any], None]] = {
             CallStarted: self._call_started,
             CallerHeld: self._caller_held,
             CallerFellBack: self._caller_fell_back,
@@ -146,7 +157,19 @@ class CallFlow:
             AgentAnswered: self._agent_answered,
             RouteResult: self._route_result,
             CallHungUp: self._call_hung_up,
+            FallbackJoined: self._fallback_joined,
+            FallbackRinging: lambda f: self.ledger.fallback_ringing(f.uniqueid, f.at, self._member(f)),
+            FallbackRingFailed: lambda f: self.ledger.fallback_ring_failed(f.uniqueid),
+            FallbackAnswered: self._fallback_answered,
+            FallbackTalkEnded: lambda f: self.ledger.fallback_talk_ended(
+                f.uniqueid, f.at, self._member(f), f.hold_s, f.talk_s),
+            FallbackAbandoned: lambda f: self.ledger.fallback_abandoned(f.uniqueid, f.at, f.hold_s),
+            DeviceChanged: self._device_changed,
         }
+        #: agent by device (``PJSIP/1001``, compared without case), from the configured endpoints
+        self.agent_of_device = {ep.lower(): agent for agent, ep in endpoints.items()}
+        #: the last state each agent's device was seen in (DeviceStateChange / DeviceStateList)
+        self.device_states: dict[str, str] = {}
 
     # ------------------------------------------------------------------ facts in
     def on_ami_message(self, msg: Message, at: datetime) -> None:
@@ -156,7 +179,7 @@ class CallFlow:
         if msg.name in TRANSFER_EVENTS:
             self._transferred(msg, at)
 
-    def handle(self, fact: CallFact) -> None:
+    def handle(self, fact: Fact) -> None:
         handler = self._facts.get(type(fact))
         if handler is not None:
             self.stats.facts += 1
@@ -198,6 +221,9 @@ class CallFlow:
         self.ringing(f.uniqueid, f.dest_channel, f.at)
 
     def _agent_answered(self, f: AgentAnswered) -> None:
+        known = self.ledger.calls.get(f.uniqueid)
+        if known is not None and known.fallback_queue:
+            return  # app_queue's own Dial: its AgentConnect says who answered (_fallback_answered)
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
             return
@@ -231,6 +257,50 @@ class CallFlow:
         if self.engine.call_state(f.uniqueid) is CallState.WAITING:
             self.feed(CallLeft(at=f.at, call_id=f.uniqueid))
         self.live.clear_waiting(f.uniqueid)
+
+    # ---- Asterisk's own queue and the agents' devices
+    def _member(self, f: FallbackRinging | FallbackAnswered | FallbackTalkEnded) -> str:
+        """The agent a queue member is: by its device (Interface), else its MemberName, else the device."""
+        agent = self.agent_of_device.get(f.interface.lower())
+        if agent is None and f.member in self.endpoints:
+            agent = f.member
+        return agent or f.interface
+
+    def _fallback_joined(self, f: FallbackJoined) -> None:
+        if f.uniqueid not in self.ledger.calls:
+            return
+        if self.engine.call_state(f.uniqueid) is CallState.WAITING:  # its CcFallback was missed
+            self.feed(CallLeft(at=f.at, call_id=f.uniqueid))
+        self.ledger.fallback_joined(f.uniqueid, f.at, f.queue)
+        self.live.clear_waiting(f.uniqueid)
+
+    def _fallback_answered(self, f: FallbackAnswered) -> None:
+        entry = self.ledger.fallback_answered(f.uniqueid, f.at, self._member(f), f.hold_s)
+        if entry is not None:
+            self.journal.save(entry)
+
+    def _device_changed(self, f: DeviceChanged) -> None:
+        """An agent's phone is in use (or free again), whoever placed the call: the ACD offers no call
+        to a busy device (a fallback-queue call, a direct call, the agent's own outbound call)."""
+        agent = self.agent_of_device.get(f.device.lower())
+        if agent is None:
+            return
+        state = f.state.upper()
+        old = self.device_states.get(agent)
+        self.device_states[agent] = state
+        busy = state in BUSY_DEVICE_STATES
+        if old is not None and (old in BUSY_DEVICE_STATES) == busy:
+            return  # Asterisk often repeats a state
+        self.feed(AgentDeviceChanged(at=f.at, agent_id=agent, busy=busy))
+
+    def devices_seen(self, states: dict[str, str], at: datetime) -> None:
+        """The resync's DeviceStateList (or the busy devices of CoreShowChannels): every agent device's
+        state now; an agent's device that is not listed is taken as free."""
+        wanted = {dev.lower(): st for dev, st in states.items()}
+        for agent, endpoint in self.endpoints.items():
+            state = wanted.get(endpoint.lower(), "NOT_INUSE")
+            self.device_states.pop(agent, None)  # a fresh view: every agent's state goes to the engine
+            self._device_changed(DeviceChanged(at, endpoint, state))
 
     def _call_hung_up(self, f: CallHungUp, *, resync: bool = False) -> None:
         entry = self.ledger.calls.get(f.uniqueid)
@@ -503,6 +573,7 @@ def _cdr_facts(e: CallEntry, fate: Fate, general_queue: str) -> None:
             e.ringing, e.offers = True, e.offers + (0 if e.ringing else 1)
             e.offered_at = e.offered_at or e.queued_at
         if fate.phase == "answered":
+            e.fallback_queue = e.fallback_queue or fate.via_fallback or e.fallback
             e.agent_id = fate.agent
             e.answered_at = max(fate.answered_at or fate.ended_at, e.offered_at or e.queued_at)
     elif fate.phase == "fallback" and e.answered_at is None:

@@ -166,6 +166,7 @@ class Fate:
     caller_name: str = ""
     channel: str = ""
     linkedid: str = ""
+    via_fallback: bool = False  # answered in Asterisk's own queue ([cc-fallback])
 
 
 def device(channel: str) -> str:
@@ -191,7 +192,7 @@ def fate_of(rows: Sequence[CdrRow], agent_of: Callable[[str], str | None]) -> Fa
         r = talked[-1]
         # a CDR opened before the Dial keeps the IVR's Answer() as its answer time: never before its start
         return replace(base, phase="answered", agent=agent_of(r.dstchannel), answered_at=r.answer or r.start,
-                       talk_ended_at=r.end)
+                       talk_ended_at=r.end, via_fallback=r.dcontext in FALLBACK_CONTEXTS or r.lastapp == "Queue")
     if any(r.dcontext in FALLBACK_CONTEXTS for r in rows):
         return replace(base, phase="fallback")
     if last.dstchannel and last.lastapp == "Dial":

@@ -44,6 +44,7 @@ from callcenter.staffing_live import run_risk
 from callcenter.survey_calls import AgiCalls
 from callcenter.timers import TimerService
 from callcenter.web import serve as serve_web
+from callcenter.web.sessions import SessionStore
 from callcenter.web.twilio import SmsReplies
 from callcenter.webapp import DaemonWeb
 from config.loader import ConfigError, load_config
@@ -145,7 +146,8 @@ class Daemon:
                                manual_agents=self.manual_agents)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
-                             state_dir=state_dir, more_routes=self.incidents.routes)
+                             state_dir=state_dir, more_routes=self.incidents.routes,
+                             sessions=SessionStore(self.store.engine, hours=cfg.web.session_hours))
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None
 
     # ------------------------------------------------------------------ lifecycle

@@ -17,13 +17,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from callcenter.clock import Clock
 from config.models import Config
 from metrics.kpi import kpi, rate_text
 from records.model import RECORD_OUTCOMES, CallRecordData, Outcome
+from records.private import write_private
 from records.store import mask_url
 
 # The demo password of config/example.yaml's users (documented there; demo only).
@@ -228,7 +228,7 @@ async def demo_main(args: argparse.Namespace) -> int:
             print_summary(summary, zh)
             if args.summary_json:
                 text = json.dumps(summary, ensure_ascii=False, indent=2) + "\n"
-                await asyncio.to_thread(Path(args.summary_json).write_text, text)
+                await asyncio.to_thread(write_private, args.summary_json, text)
                 print(f"  summary written to {args.summary_json}")
             if args.linger > 0:
                 print(f"Wallboard stays up for {args.linger:g} s at {url} (Ctrl-C to stop)")

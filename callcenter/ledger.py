@@ -9,7 +9,7 @@ the entry if it is missing. A call is closed exactly once: a second hang-up for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from queueing.callstate import CallInput, CallState, allows
 from records.model import CallRecordData, Outcome
@@ -30,6 +30,8 @@ class CallEntry:
     skills: tuple[tuple[str, int], ...] = ()
     ivr_failed: bool = False
     fallback: bool = False
+    fallback_queue: bool = False  # joined Asterisk's own queue (app_queue): its events say what happened
+    fallback_abandoned: bool = False  # QueueCallerAbandon: the caller hung up in that queue
     queued_at: datetime | None = None
     offered_at: datetime | None = None
     offers: int = 0
@@ -61,6 +63,8 @@ class CallEntry:
     def outcome(self) -> Outcome:
         if self.answered_at is not None:
             return Outcome.ANSWERED
+        if self.fallback_abandoned and self.queued_at is not None:  # gave up in Asterisk's queue
+            return Outcome.ABANDONED_RINGING if self.ringing else Outcome.ABANDONED_QUEUE
         if self.fallback:  # handed to Asterisk's own queue (after waiting here, or instead of it)
             return Outcome.FALLBACK
         if self.queued_at is not None:
@@ -181,6 +185,72 @@ class CallLedger:
     def fell_back(self, call_id: str, at: datetime) -> None:
         self.entry(call_id, at).fallback = True
 
+    # ---- Asterisk's own queue ([cc-fallback], app_queue): what it did with a caller, from its events
+    def fallback_joined(self, call_id: str, at: datetime, queue: str) -> CallEntry:
+        """The caller waits in Asterisk's queue: queued now unless already queued in the ACD (their wait
+        goes on); a ring of the ACD still open is void (the dialplan left cc-route)."""
+        e = self.entry(call_id, at)
+        e.fallback = e.fallback_queue = True
+        e.queue = e.queue or queue
+        if e.queued_at is None:
+            e.queued_at = max(at, e.entered_at)
+        if e.answered_at is None:
+            e.offer_agent, e.ringing = None, False
+        return e
+
+    def fallback_ringing(self, call_id: str, at: datetime, agent: str) -> None:
+        e = self.calls.get(call_id)
+        if e is None or e.answered_at is not None:
+            return
+        if e.queued_at is None:
+            self.fallback_joined(call_id, at, "")
+        assert e.queued_at is not None
+        e.offer_agent = agent
+        if not e.ringing:
+            e.ringing = True
+            e.offers += 1
+            e.offered_at = e.offered_at or max(at, e.queued_at)
+
+    def fallback_ring_failed(self, call_id: str) -> None:
+        e = self.calls.get(call_id)
+        if e is not None and e.answered_at is None and e.fallback_queue:
+            e.offer_agent, e.ringing = None, False
+
+    def fallback_answered(self, call_id: str, at: datetime, agent: str, hold_s: float) -> CallEntry | None:
+        """A member took the caller; ``hold_s`` (app_queue's own count) dates the join when it was missed."""
+        e = self.calls.get(call_id)
+        if e is None or e.answered_at is not None:
+            return None
+        if e.queued_at is None:
+            e.fallback_queue = True
+            e.queued_at = max(e.entered_at, min(at, at - timedelta(seconds=hold_s)))
+        self.fallback_ringing(call_id, at, agent)
+        e.fallback = e.fallback_queue = True
+        e.queue = e.queue or "fallback"
+        e.agent_id = agent
+        e.answered_at = max(at, e.offered_at or at)
+        return e
+
+    def fallback_talk_ended(self, call_id: str, at: datetime, agent: str, hold_s: float, talk_s: float) -> None:
+        """AgentComplete: the talk is over; if its AgentConnect was missed (a daemon restart), its times
+        follow from app_queue's TalkTime and HoldTime."""
+        e = self.calls.get(call_id)
+        if e is None:
+            return
+        if e.answered_at is None:
+            self.fallback_answered(call_id, at - timedelta(seconds=talk_s), agent, hold_s)
+        if e.answered_at is not None and e.talk_ended_at is None:
+            e.talk_ended_at = max(at, e.answered_at)
+
+    def fallback_abandoned(self, call_id: str, at: datetime, hold_s: float) -> None:
+        e = self.calls.get(call_id)
+        if e is None or e.answered_at is not None:
+            return
+        if e.queued_at is None:
+            e.queued_at = max(e.entered_at, min(at, at - timedelta(seconds=hold_s)))
+        e.fallback = e.fallback_queue = e.fallback_abandoned = True
+        e.queue = e.queue or "fallback"
+
     def hung_up(self, call_id: str, at: datetime, cause: int | None) -> CallRecordData | None:
         e = self.calls.pop(call_id, None)
         if e is None:
@@ -216,6 +286,7 @@ class CallLedger:
             hangup_cause=cause,
             satisfaction=e.satisfaction,
             ivr_steps=e.ivr_steps,
+            fallback_queue=e.fallback_queue,
         )
 
     def failed_record(self, call_id: str, at: datetime, cause: int | None) -> CallRecordData | None:

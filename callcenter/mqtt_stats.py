@@ -26,6 +26,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -33,6 +34,23 @@ import aiomqtt
 from config.models import MqttConfig
 
 log = logging.getLogger("callcenter.mqtt_stats")
+
+
+def broker_password(cfg: MqttConfig) -> str | None:
+    """The daemon's broker password: `mqtt.password` (e.g. ${CALLCENTER_MQTT_PASSWORD}), else the first line
+    of `mqtt.password_file`, read at each connect (a rotated file is picked up). Empty: none. Never logged."""
+    if cfg.password is not None and cfg.password.get_secret_value():
+        return cfg.password.get_secret_value()
+    if not cfg.password_file:
+        return None
+    try:
+        lines = Path(cfg.password_file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("mqtt.password_file %s cannot be read (%s): connecting without a password",
+                    cfg.password_file, getattr(exc, "strerror", None) or type(exc).__name__)
+        return None
+    return lines[0].strip() if lines and lines[0].strip() else None
+
 
 SCHEMA_VERSION = 1
 CENTRE_KEYS = (
@@ -125,9 +143,8 @@ class MqttStatsPublisher:
         return f"{self.prefix}/{self.status}"
 
     def _client(self) -> aiomqtt.Client:
-        password = self.cfg.password.get_secret_value() if self.cfg.password is not None else None
         return aiomqtt.Client(
-            self.cfg.host, self.cfg.port, username=self.cfg.username, password=password,
+            self.cfg.host, self.cfg.port, username=self.cfg.username, password=broker_password(self.cfg),
             identifier=self.client_id, timeout=5.0, keepalive=15,
             will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
         )

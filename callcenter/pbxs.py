@@ -26,7 +26,7 @@ from typing import Any
 from asterisk.agi.server import AgiServer, AgiSession
 from asterisk.ami.client import AmiClient, AmiNotConnected
 from asterisk.ami.codec import Message
-from asterisk.ami.tracker import CallTracker, Channel
+from asterisk.ami.tracker import CallTracker, Channel, DeviceChanged
 from callcenter.callflow import TRANSFER_EVENTS, CallFlow, DaemonStats, Outgoing
 from callcenter.executor import AMI_WORKERS, AmiExecutor
 from callcenter.ledger import CallEntry
@@ -40,6 +40,8 @@ from records.model import CallRecordData
 #: the level of the ``pbx:<name>`` skill: far above any escalation's ``relax_levels`` (config skills are 1..10)
 SITE_LEVEL = 1_000_000
 _ID_HEADERS = ("uniqueid", "linkedid")
+#: device headers (DeviceStateChange, app_queue's Agent* events): the same PJSIP/1001 may exist on each PBX
+_DEVICE_HEADERS = frozenset({"device", "interface"})
 
 
 def pbx_skill(name: str) -> str:
@@ -53,6 +55,12 @@ class PbxNames:
         self.names = [p.name for p in cfg.pbx_list()]
         self.several = bool(cfg.pbxs)
         self.first = self.names[0]
+        #: agent id -> the PBX its phone is on
+        self.agent_pbx = {str(a.id): a.pbx or self.first for a in cfg.agents}
+
+    def device_agents(self, endpoints: dict[str, str]) -> dict[str, str]:
+        """The call flow's ``agent_of_device``: devices as the event stream names them (prefixed)."""
+        return {(self.prefix(self.agent_pbx[a]) + ep).lower(): a for a, ep in endpoints.items()}
 
     def prefix(self, name: str) -> str:
         return f"{name}:" if self.several else ""
@@ -80,7 +88,8 @@ def prefixed(msg: Message, prefix: str, only: frozenset[str] | None = None) -> M
     into headers cost a third of the daemon's CPU at 2 x 25 calls/s (bench/multi_pbx.py, cProfile)."""
     if not prefix or (only is not None and msg.name not in only):
         return msg
-    return Message([(k, prefix + v if v and k.lower().endswith(_ID_HEADERS) else v) for k, v in msg.headers])
+    return Message([(k, prefix + v if v and (k.lower().endswith(_ID_HEADERS) or k.lower() in _DEVICE_HEADERS)
+                     else v) for k, v in msg.headers])
 
 
 class SiteEngine(Engine):
@@ -138,8 +147,8 @@ class PbxRepairs:
     """The call flow as one PBX's resync sees it: only that PBX's calls (a PBX that reconnects must not
     close or forget the calls of another)."""
 
-    def __init__(self, flow: CallFlow, owns: Callable[[str], bool]) -> None:
-        self.flow, self.owns = flow, owns
+    def __init__(self, flow: CallFlow, owns: Callable[[str], bool], prefix: str, agents: Sequence[str]) -> None:
+        self.flow, self.owns, self.prefix, self.agents = flow, owns, prefix, list(agents)
 
     def known_calls(self, generation: int) -> dict[str, KnownCall]:
         return {cid: k for cid, k in self.flow.known_calls(generation).items() if self.owns(cid)}
@@ -164,6 +173,15 @@ class PbxRepairs:
 
     def repair(self, kind: Kind, call_id: str, ch: LiveChannel, now: datetime) -> None:
         self.flow.repair(kind, call_id, ch, now)
+
+    def devices_seen(self, states: dict[str, str], at: datetime) -> None:
+        """As ``CallFlow.devices_seen``, for this PBX's agents only (``states`` has this PBX's raw device
+        names): another PBX's agents are not on this list, and must not be taken as free."""
+        wanted = {dev.lower(): st for dev, st in states.items()}
+        for agent in self.agents:
+            endpoint = self.flow.endpoints[agent]
+            self.flow.device_states.pop(agent, None)
+            self.flow.handle(DeviceChanged(at, self.prefix + endpoint, wanted.get(endpoint.lower(), "NOT_INUSE")))
 
     def follow_channels(self, live: Sequence[LiveChannel]) -> None:
         tracker = self.flow.tracker
@@ -204,7 +222,8 @@ class PbxLink:
                              on_event=self._on_event, action_timeout=ami.action_timeout,
                              ping_interval=ami.ping_interval, on_login=self._on_login,
                              ssl_context=ami_tls_context(ami), max_message=ami.max_message)
-        repairs = PbxRepairs(flow, self.owns) if names.several else flow
+        agents = [a for a, p in names.agent_pbx.items() if p == self.name]
+        repairs = PbxRepairs(flow, self.owns, self.prefix, agents) if names.several else flow
         self.resync = Resyncer(PrefixedAmi(self.ami, self.prefix), repairs, clock=now, cdr=pbx.cdr,
                                endpoints=endpoints, in_store=in_store)
         self.executor = PbxExecutor(self.ami, flow, self.resync, action_timeout=ami.action_timeout,
@@ -232,6 +251,9 @@ class PbxLinks:
     def __init__(self, cfg: Config, **kw: object) -> None:
         self.names = PbxNames(cfg)
         self.links = [PbxLink(p, self.names, **kw) for p in cfg.pbx_list()]  # type: ignore[arg-type]
+        flow = self.first.executor.flow
+        if self.names.several:
+            flow.agent_of_device = self.names.device_agents(flow.endpoints)
         self._by_name = {link.name: link for link in self.links}
 
     @property

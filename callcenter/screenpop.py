@@ -31,7 +31,8 @@ from typing import Any
 
 import aiomqtt
 
-from callcenter.mqtt_stats import say_offline
+from callcenter import privacy
+from callcenter.mqtt_stats import broker_password, say_offline
 from config.models import MqttConfig
 
 log = logging.getLogger("callcenter.screenpop")
@@ -301,8 +302,9 @@ class ScreenPop:
             history = {"last_calls": [], "open_tickets": [], "source": "unavailable"}
         payload = offer_payload(call, history)
         self.counters.offers += 1
-        self.hub.publish(call.agent_id, "offer", payload)
-        self._send(self.topic(call.agent_id, "offer"), _encode(payload), retain=False)
+        self.hub.publish(call.agent_id, "offer", payload)  # the desk's SSE masks it (callcenter/privacy.py)
+        self._send(self.topic(call.agent_id, "offer"), _encode(privacy.screen_pop_for_own_agent(payload)),
+                   retain=False)
         return payload
 
     async def _pop_worker(self) -> None:
@@ -319,9 +321,8 @@ class ScreenPop:
 
     def _client(self) -> aiomqtt.Client:
         assert self.mqtt is not None
-        password = self.mqtt.password.get_secret_value() if self.mqtt.password is not None else None
         return aiomqtt.Client(
-            self.mqtt.host, self.mqtt.port, username=self.mqtt.username, password=password,
+            self.mqtt.host, self.mqtt.port, username=self.mqtt.username, password=broker_password(self.mqtt),
             identifier=self.client_id, timeout=5.0, keepalive=15,
             will=aiomqtt.Will(f"{self.prefix}/agents/status", b"offline", qos=1, retain=True),
         )

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from records.private import write_private
+
 DEFAULT_CONFIG = "config/example.yaml"
 HISTORY_DAYS = 91
 
@@ -264,7 +266,8 @@ def _write_merged(args: argparse.Namespace, fragment: dict[str, Any], path: Path
 
     raw = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
     merged = apply_fragment(raw, json.loads(json.dumps(fragment)))
-    path.write_text(yaml.safe_dump(merged, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # the whole config, users' password hashes included: 0600
+    write_private(path, yaml.safe_dump(merged, allow_unicode=True, sort_keys=False))
 
 
 def roster_main(args: argparse.Namespace) -> int:

@@ -18,9 +18,11 @@ from callcenter.web.admin import AuditLog, ConfigEditor, admin_routes
 from callcenter.web.auth import UserDirectory
 from callcenter.web.desktop import desktop_routes
 from callcenter.web.ivr_api import ivr_routes
+from callcenter.web.sessions import SessionStore
 from callcenter.web.sse import StreamRegistry
 from callcenter.web.tickets_api import tickets_routes
 from callcenter.web.twilio import SmsReplies, TwilioIvr, sms_routes, twilio_routes
+from callcenter.web.users_api import users_routes
 from config.models import Config
 from tickets.service import TicketService
 
@@ -28,11 +30,14 @@ from tickets.service import TicketService
 class DaemonWeb:
     def __init__(self, cfg: Config, *, desk: DaemonDesk, tickets: TicketService, ivr: IvrService,
                  now: Callable[[], datetime], state_dir: Path,
-                 more_routes: Callable[[], list[BaseRoute]] | None = None) -> None:
+                 more_routes: Callable[[], list[BaseRoute]] | None = None,
+                 sessions: SessionStore | None = None) -> None:
         self.cfg, self.desk, self.tickets, self.ivr, self.now = cfg, desk, tickets, ivr, now
         #: routes of other parts (incidents/), mounted beside the desk's
         self.more_routes = more_routes
         self.users = UserDirectory.from_config(cfg)
+        #: server-side sessions, in the daemon's database so that a restart keeps what was ended
+        self.sessions = sessions or SessionStore(hours=cfg.web.session_hours)
         self.config_editor = ConfigEditor(cfg, AuditLog(state_dir / "callcenter-audit.jsonl"),
                                           state_dir / "config-edits.yaml")
         #: SMS follow-up replies (callcenter/web/twilio.py), with tickets.twilio
@@ -53,6 +58,8 @@ class DaemonWeb:
             session_hours=cfg.web.session_hours,
             cookie_secure=cfg.web.cookie_secure,
             max_body=cfg.web.max_body,
+            sessions=self.sessions,
+            trusted_proxies=cfg.web.trusted_proxies,
         )
 
     def _routes(self, streams: StreamRegistry) -> list[BaseRoute]:
@@ -61,9 +68,12 @@ class DaemonWeb:
         return [
             *desktop_routes(self.desk, self.users, language=lang, centre_name=name, streams=streams,
                             choices=choices),
+            # before admin_routes: its /api/admin/{section} would take /api/admin/users
+            *users_routes(self.users, self.sessions, self.config_editor.audit.append, self.now),
             *admin_routes(self.config_editor, language=lang, centre_name=name),
             *self._ivr_routes(),
-            *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name),
+            *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name,
+                            audit=self.config_editor.audit.append),
             *self._sms_routes(),
             *(self.more_routes() if self.more_routes is not None else []),
         ]

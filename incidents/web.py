@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from callcenter.web.auth import Role, csrf_token, requires
 from callcenter.web.errors import WebError
+from callcenter.web.headers import nonce
 from incidents.board import IncidentBoard
 from incidents.model import IncidentError
 
@@ -83,7 +84,7 @@ def incident_routes(board: IncidentBoard, now: Callable[[], datetime], *, langua
 
     @requires(Role.SUPERVISOR, Role.ADMIN, page=True)
     async def page(request: Request) -> Response:
-        return HTMLResponse(render_page(csrf_token(request), language, centre_name),
+        return HTMLResponse(render_page(csrf_token(request), language, centre_name, nonce(request)),
                             headers={"Cache-Control": "no-store"})
 
     return [
@@ -111,13 +112,13 @@ WORDS = {
 }
 
 
-def render_page(csrf: str, language: str, centre_name: str) -> str:
+def render_page(csrf: str, language: str, centre_name: str, nonce: str = "") -> str:
     w = WORDS["en" if language == "en" else "zh"]
     return f"""<!doctype html>
 <html lang="{'en' if language == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
 <meta name="csrf-token" content="{html.escape(csrf)}">
 <title>{html.escape(w['title'])} · {html.escape(centre_name)}</title>
-<style>
+<style nonce="{html.escape(nonce)}">
 body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; margin: 20px; }}
 .incident {{ border: 2px solid #999; border-radius: 6px; padding: 10px 14px; margin-bottom: 14px; }}
 .incident.candidate {{ border-color: #c0392b; background: #fdecea; animation: pulse 1.4s ease-in-out infinite; }}
@@ -126,7 +127,7 @@ body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-
 .head {{ font-size: 20px; font-weight: bold; }} textarea {{ width: 100%; height: 3.2em; }}
 </style></head><body>
 <h1>{html.escape(w['title'])}</h1><div id="list" aria-live="assertive"></div>
-<script>
+<script nonce="{html.escape(nonce)}">
 const W = {json.dumps(w, ensure_ascii=False)};
 const csrf = document.querySelector('meta[name=csrf-token]').content;
 const seen = new Set();

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.model import Menu
+from records.private import write_private
 
 
 class MenuRejected(ValueError):
@@ -144,6 +144,5 @@ class VersionFile:
         return data
 
     def write(self, versions: MenuVersions) -> None:
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps(versions.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, self.path)
+        # Versions hold whatever the editors typed (names, numbers in prompts): 0600.
+        write_private(self.path, json.dumps(versions.to_json(), ensure_ascii=False, indent=1), atomic=True)

@@ -101,6 +101,8 @@ class Tally:
     answered_wait_sum: float = 0.0
     talk_sum: float = 0.0
     longest_wait: float | None = None
+    #: answered by Asterisk's own queue ([cc-fallback]): in ``answered`` too, shown apart
+    fallback_answered: int = 0
 
     def add(self, rec: CallRecordData) -> None:
         self.entered += 1
@@ -118,6 +120,7 @@ class Tally:
             self.longest_wait = wait
         if rec.outcome is Outcome.ANSWERED:
             self.answered += 1
+            self.fallback_answered += rec.fallback_queue
             self.answered_wait_sum += wait
             self.talk_sum += rec.talk_seconds or 0.0
             if wait <= self.sl_seconds:
@@ -164,6 +167,7 @@ class Kpi:
     talk_sum: float = 0.0
     sl_seconds: float = SERVICE_LEVEL_SECONDS
     short_abandon_seconds: float = 0.0
+    fallback_answered: int = 0  # of ``answered``: by Asterisk's own queue ([cc-fallback])
 
     @classmethod
     def from_tally(cls, t: Tally) -> Kpi:
@@ -183,6 +187,7 @@ class Kpi:
             talk_sum=t.talk_sum,
             sl_seconds=t.sl_seconds,
             short_abandon_seconds=t.short_abandon_seconds,
+            fallback_answered=t.fallback_answered,
         )
 
     @property

@@ -28,6 +28,7 @@ from .errors import (
     WrongCallState,
 )
 from .events import (
+    AgentDeviceChanged,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentNotReady,
@@ -58,6 +59,7 @@ from .timerkeys import (
 
 __all__ = [
     "OUTCOMES",
+    "AgentDeviceChanged",
     "AgentInput",
     "AgentLoggedIn",
     "AgentLoggedOut",

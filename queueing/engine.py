@@ -89,6 +89,7 @@ class Engine(Routing):
             ev.MoveCall: self._on_move,
             ev.SetCallPriority: self._on_priority,
             ev.CallbackRequested: self._on_callback,
+            ev.AgentDeviceChanged: self._on_device,
         }
 
     # ----------------------------------------------------------------------------------- public face
@@ -159,6 +160,19 @@ class Engine(Routing):
         if a.state is READY:
             self._dispatch_agent(a, e.at, out)
 
+    def _on_device(self, e: ev.AgentDeviceChanged, out: Out) -> None:
+        """A busy phone leaves the ready index (the agent stays ready); free again, it is dispatched."""
+        a = self._agent(e.agent_id)
+        if a.device_busy == e.busy:
+            return
+        a.device_busy = e.busy
+        if a.state is READY:
+            if e.busy:
+                self._unindex(a)
+            else:
+                self._index(a, e.at, out)
+                self._dispatch_agent(a, e.at, out)
+
     def _check_shift(self, a: AgentRecord, at: datetime) -> None:
         if self.shifts is not None and not self.shifts.ready_allowed(a.id, at):
             raise NotOnShift(f"agent {a.id!r} is not on shift at {at.isoformat()}")
@@ -194,6 +208,8 @@ class Engine(Routing):
             self._change(a, AgentInput.NOT_READY, "break", at, "system", out)
 
     def _index(self, a: AgentRecord, at: datetime, out: Out) -> None:
+        if a.device_busy:
+            return  # ready, but the phone is on another call: indexed when it is free (_on_device)
         if self.shifts is not None:
             close = self.shifts.offers_close_at(a.id, at)
             allowed = self.shifts.ready_allowed(a.id, at)
@@ -488,7 +504,7 @@ class Engine(Routing):
         """A call just started waiting: give it to the best ready agent, if any may take it."""
         if c.preferred is not None:
             a = self._agents[c.preferred]
-            if a.state is READY and not a.closing:
+            if a.state is READY and not a.closing and not a.device_busy:
                 self._offer(c, a, at, out)
             return
         agents = self._agents
@@ -502,7 +518,7 @@ class Engine(Routing):
     def _dispatch_agent(self, a: AgentRecord, at: datetime, out: Out) -> None:
         """An agent just became ready: the highest-priority, longest-waiting call it may take across
         its queues (its preferred callers count as in its queues)."""
-        if a.state is not READY or a.closing:
+        if a.state is not READY or a.closing or a.device_busy:
             return
         best = None
         best_id = ""

@@ -234,6 +234,20 @@ class CallbackRequested(_Event):
     call_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class AgentDeviceChanged(_Event):
+    """The agent's phone is busy (in use, ringing, on hold) or free, whoever placed its call: the PBX's
+    device state. A busy phone gets no offer; the agent's own state (ready, wrap-up, ...) is untouched."""
+
+    at: datetime
+    agent_id: str
+    busy: bool
+
+    def _check(self) -> None:
+        if not isinstance(self.busy, bool):
+            raise EventError(f"busy must be a bool, got {self.busy!r}")
+
+
 Event = (
     AgentLoggedIn
     | AgentReady
@@ -250,4 +264,5 @@ Event = (
     | MoveCall
     | SetCallPriority
     | CallbackRequested
+    | AgentDeviceChanged
 )

@@ -53,6 +53,7 @@ class AgentRecord:
         "close_due",
         "close_key",
         "closing",
+        "device_busy",
         "id",
         "idle_since",
         "last_offer",
@@ -85,6 +86,7 @@ class AgentRecord:
         self.closing = False  # shift: in the last minutes, no new offers
         self.logout_pending = False  # shift over while on a call: log out once it is done
         self.on_break = False  # became ready inside a scheduled break: goes not_ready(break) instead
+        self.device_busy = False  # the phone is on a call the ACD did not give (out of the ready index)
 
     def meets(self, required: Skills) -> bool:
         ok = self.meets_cache.get(required)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from records.model import CallRecordData, RecordError
+from records.private import narrow, open_private
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Spool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            narrow(fd)  # a spool left by an older version with a wider mode
             # flock: an append (e.g. from a cancelled writer) and a clear in a worker thread never interleave.
             fcntl.flock(fd, fcntl.LOCK_EX)
             # A torn line left by an earlier crash must not swallow the first new record.
@@ -82,7 +84,7 @@ class Spool:
         only means a harmless re-flush: the store skips call ids it already has). Lines appended
         since that read are kept."""
         if self._bad_lines:
-            with self.rejected_path.open("ab") as f:
+            with open_private(self.rejected_path, "ab") as f:
                 f.write(b"".join(line + b"\n" for line in self._bad_lines))
                 f.flush()
                 os.fsync(f.fileno())

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from records.model import CallRecordData
+from records.private import private_sqlite
 from records.table import CallRecordRow, from_row, to_row
 from records.writer import RecordWriter, WriterClosed
 
@@ -77,6 +78,7 @@ class Store:
 
     def _make_engine(self, busy_timeout: float, connect_timeout: float) -> Engine:
         if self.dialect == "sqlite":
+            private_sqlite(self.url.database)  # callers' numbers: the file is 0600 before SQLite makes it
             engine = create_engine(
                 self.url,
                 # The writer runs in worker threads; the pool hands one connection to one thread at a time.

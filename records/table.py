@@ -70,6 +70,7 @@ class CallRecordRow(SQLModel, table=True):
     hangup_cause: int | None = None
     satisfaction: int | None = None
     ivr_steps: str = Field(default="", sa_type=Text)
+    fallback_queue: bool = False
     pbx: str = Field(default="main", max_length=32)
 
 
@@ -105,5 +106,6 @@ def from_row(row: Any) -> CallRecordData:
         hangup_cause=row.hangup_cause,
         satisfaction=row.satisfaction,
         ivr_steps=row.ivr_steps or "",
+        fallback_queue=bool(row.fallback_queue),
         pbx=row.pbx or "main",
     )

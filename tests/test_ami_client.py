@@ -229,7 +229,7 @@ async def test_b1_end_to_end_originate_and_tracker() -> None:
     async def on_event(msg: Message, at: float) -> None:
         if msg.name == "OriginateResponse":
             originate_events.append(msg)
-        facts.extend(tracker.feed(msg, t0 + timedelta(seconds=at)))
+        facts.extend(f for f in tracker.feed(msg, t0 + timedelta(seconds=at)) if isinstance(f, CallFact))
 
     async with ReplayAmi(B1) as server, client(server.port, on_event) as ami:
         await ami.wait_connected()

@@ -37,7 +37,9 @@ def session_of(role: str) -> tuple[dict[str, str], dict[str, str]]:
     if role == "anonymous":
         return {}, {}
     csrf = f"csrf-{role}-token"
-    data = b64encode(json.dumps({"user": USERNAMES[role], "csrf": csrf}).encode())
+    user = APP.state.users.get(USERNAMES[role])
+    sid = APP.state.sessions.open(user.username, user.password_hash)  # the server-side half of a session
+    data = b64encode(json.dumps({"user": USERNAMES[role], "sid": sid, "csrf": csrf}).encode())
     cookie = TimestampSigner(SECRET).sign(data).decode()
     return {"session": cookie}, {"X-CSRF-Token": csrf}
 

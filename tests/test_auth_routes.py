@@ -185,7 +185,7 @@ async def test_unsafe_requests_need_the_csrf_token(tmp_path: Path) -> None:
 
 async def test_login_needs_its_csrf_token_and_is_rate_limited(tmp_path: Path) -> None:
     now = [0.0]
-    app = make_app(tmp_path, limiter=LoginLimiter(attempts=3, window=60, clock=lambda: now[0]))
+    app = make_app(tmp_path, limiter=LoginLimiter(free_pair=3, clock=lambda: now[0]))
     async with client(app) as http:
         r = await http.post("/login", json={"username": "agent1", "password": PASSWORDS["agent"], "csrf_token": "x"})
         assert r.status_code == 403

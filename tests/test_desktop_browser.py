@@ -129,7 +129,7 @@ async def test_admin_page_refuses_a_bad_edit_and_shows_the_error_by_the_field(tm
             skills_error = row.locator(".field-error[data-field=skills]")
             await skills_error.wait_for()
             await page.wait_for_function(
-                "document.querySelector(\"#items-agents tr[data-key='1001'] .field-error[data-field=skills]\")"
+                "() => document.querySelector(\"#items-agents tr[data-key='1001'] .field-error[data-field=skills]\")"
                 ".textContent.length > 0")
             assert "10" in str(await skills_error.text_content())  # "less than or equal to 10"
             await page.screenshot(path=str(tmp_path / "admin-refused.png"))

@@ -83,13 +83,14 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
 
             # Saving is refused while the menu has errors.
             await page.click("#save")
-            await page.wait_for_function("document.getElementById('status').textContent.includes('请先修正')")
+            await page.wait_for_function("() => document.getElementById('status').textContent.includes('请先修正')")
 
             # Fixed: no problem left, the picture shows the new words.
             await replace_line(page, "您好: 欢迎致电", FIXED)
             await page.wait_for_selector("#status.ok")
-            await page.wait_for_function("document.getElementById('problem-count').textContent === '0'")
-            await page.wait_for_function("document.querySelector('#graph svg').textContent.includes('新版欢迎词')")
+            await page.wait_for_function("() => document.getElementById('problem-count').textContent === '0'")
+            await page.wait_for_function(
+                "() => document.querySelector('#graph svg').textContent.includes('新版欢迎词')")
 
             # Listen: the prompt list has the edited text; the audio element loads the 8 kHz WAV.
             await page.click(".tab[data-tab=prompts]")
@@ -97,11 +98,16 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
             assert "新版欢迎词" in await prompt.inner_text()
             await prompt.locator("button.listen").click()
             await page.wait_for_function(
-                "(() => { const a = document.getElementById('player');"
-                " return a.dataset.node === 'welcome' && a.readyState >= 1 && a.duration > 1; })()")
+                "() => { const a = document.getElementById('player');"
+                " return a.dataset.node === 'welcome' && a.readyState >= 1 && a.duration > 1; }")
+            # The same speech as the page asked for (the player's blob URL is not fetchable: the CSP's
+            # connect-src is 'self'); the WAV header gives the rate.
             rate = await page.evaluate(
-                "fetch(document.getElementById('player').src).then(r => r.arrayBuffer())"
-                ".then(b => [new TextDecoder().decode(b.slice(0, 4)), new DataView(b).getUint32(24, true)])")
+                "async () => { const csrf = document.querySelector('meta[name=csrf-token]').content;"
+                " const r = await fetch('/api/ivr/listen', {method: 'POST', headers: {'Content-Type':"
+                " 'application/json', 'X-CSRF-Token': csrf}, body: JSON.stringify({text: '新版欢迎词',"
+                " language: 'zh'})}); const b = await r.arrayBuffer();"
+                " return [new TextDecoder().decode(b.slice(0, 4)), new DataView(b).getUint32(24, true)]; }")
             assert rate == ["RIFF", 8000]
 
             # Save: the diff against v1 first, then the new version serves.
@@ -115,7 +121,7 @@ async def test_admin_edits_a_prompt_listens_saves_and_rolls_back(tmp_path: Path)
             await page.fill("#note", "新版欢迎词")
             await page.screenshot(path=str(ROOT / "docs" / "img" / "ivr-editor-diff.png"))
             await page.click("#diff-confirm")
-            await page.wait_for_function("document.getElementById('status').textContent.includes('v2')")
+            await page.wait_for_function("() => document.getElementById('status').textContent.includes('v2')")
             await page.wait_for_selector("#history tr[data-version='2'] .badge.serving")
             assert await page.text_content("#serving") == "v2" and await page.locator("#dirty").is_hidden()
             assert ivr.current().number == 2 and ivr.current().note == "新版欢迎词"

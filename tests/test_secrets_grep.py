@@ -159,7 +159,7 @@ def _bad_configs(db_url: str) -> list[str]:
         base.replace("# session_secret: ${CALLCENTER_SESSION_SECRET}", f"session_secret: {SESSION_SECRET[:20]}"),
         base.replace("${CALLCENTER_DATABASE_URL:-sqlite:///callcenter.db}",
                      db_url.replace("postgresql+psycopg", "mysql")),
-        base.replace("# password: ${CALLCENTER_MQTT_PASSWORD}", f"password: [{MQTT_PASSWORD}]"),
+        base.replace("password: ${CALLCENTER_MQTT_PASSWORD:-}", f"password: [{MQTT_PASSWORD}]"),
     ]
 
 

@@ -37,7 +37,8 @@ async def response(ami: RawAmi, action_id: str) -> Message:
 
 
 def names(msgs: list[Message]) -> list[str]:
-    return [m.name for m in msgs]
+    """The call's events in order (device states, which Asterisk interleaves, are left out)."""
+    return [m.name for m in msgs if m.name != "DeviceStateChange"]
 
 
 async def collect(ami: RawAmi, last: str, seen: list[Message]) -> Message:

@@ -143,7 +143,7 @@ async def test_the_workspace_reads_in_chinese_and_works_the_workflow(tmp_path: P
         await form.locator('input[name="department"]').fill("市住房和城乡建设局")
         await form.locator('input[name="note"]').fill("请核实处理")
         await form.locator("button").click()
-        await page.wait_for_function("document.querySelector('#timeline').textContent.includes('派单')")
+        await page.wait_for_function("() => document.querySelector('#timeline').textContent.includes('派单')")
         facts = await detail.locator(".facts").inner_text()
         assert "已派单" in facts and "市住房和城乡建设局" in facts
         assert "请核实处理" in await detail.locator("#timeline").inner_text()
@@ -157,13 +157,13 @@ async def test_the_workspace_reads_in_chinese_and_works_the_workflow(tmp_path: P
         assert "新建工单" not in await dept.locator("header").inner_text()
         await dept.click(f'#tickets tr[data-number="{accepted}"] a')
         await dept.locator('form.action[data-action="sign"] button').click()
-        await dept.wait_for_function("document.querySelector('#timeline').textContent.includes('签收')")
+        await dept.wait_for_function("() => document.querySelector('#timeline').textContent.includes('签收')")
         assert "办理中" in await dept.locator("#detail .facts").inner_text()
         # ... and answers it: 办结 with the reply to the citizen.
         resolve = dept.locator('form.action[data-action="resolve"]')
         await resolve.locator('input[name="note"]').fill("已协调施工单位调整作业时间")
         await resolve.locator("button").click()
-        await dept.wait_for_function("document.querySelector('#timeline').textContent.includes('办结')")
+        await dept.wait_for_function("() => document.querySelector('#timeline').textContent.includes('办结')")
         facts = await dept.locator("#detail .facts").inner_text()
         assert "已办结" in facts and "已协调施工单位调整作业时间" in facts
         assert errors == []

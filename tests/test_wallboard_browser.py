@@ -72,7 +72,7 @@ async def test_wallboard_shows_what_the_store_says(tmp_path: Path, request: pyte
             await wait_rendered(page)
             # Settled: the page shows a snapshot taken after the last call was stored.
             local = settled.astimezone(pair.daemon.live.tz).isoformat()
-            await page.wait_for_function(f"(document.body.dataset.now || '') > {local!r}")
+            await page.wait_for_function(f"() => (document.body.dataset.now || '') > {local!r}")
             shot = tmp_path / "wallboard-store.png"
             await page.screenshot(path=str(shot))
             request.node.user_properties.append(("screenshot", str(shot)))
@@ -126,7 +126,7 @@ async def test_the_label_is_plain_when_the_exclusion_is_off(tmp_path: Path) -> N
             page.set_default_timeout(GUARD)
             await page.goto(f"http://127.0.0.1:{pair.daemon.web_port}/")
             await wait_rendered(page)
-            await page.wait_for_function("document.getElementById('offered').textContent !== '0'")
+            await page.wait_for_function("() => document.getElementById('offered').textContent !== '0'")
             assert await text(page, "#label-today") == "Connection rate today"
             assert await text(page, "#label-1h") == "Last 1 h"
             assert "rate-good" in str(await page.get_attribute("#tile-today", "class"))  # 1 of 1 answered

@@ -77,7 +77,7 @@ async def test_wallboard_shows_the_snapshot_and_follows_it_live(tmp_path: Path) 
                  "offered": 10, "answered": 8, "abandoned": 2, "connection_rate": 0.8}
             )  # fmt: skip
             fake.current["ami_connected"] = False
-            await page.wait_for_function("document.getElementById('rate-today').textContent === '98.5 %'")
+            await page.wait_for_function("() => document.getElementById('rate-today').textContent === '98.5 %'")
             assert "rate-good" in str(await page.get_attribute("#tile-today", "class"))
             assert await text_of(page, "#clock") == "15:28:05"
             assert await text_of(page, "#offered") == "1900"

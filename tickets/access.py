@@ -3,7 +3,8 @@ filter are derived (so a list and a single look-up never disagree).
 
 Roles (the login and role store arrive with callcenter/web/auth.py; here a viewer is passed in):
 - admin, supervisor: every ticket, confidential ones (保密件) in full.
-- agent: every ticket that is not confidential, and the confidential ones the agent created.
+- agent: every ticket that is not confidential, and the confidential ones the agent created; edits
+  (`may_edit`) only the tickets it created.
 - department: the tickets its unit (or a unit under it) handles; a confidential ticket is shown with the
   caller's identity removed (the department handles the matter, never learns who complained).
 - system: the daemon's own timers (escalation, follow-up): everything, in full.
@@ -125,6 +126,16 @@ _BY_ACTION: dict[Action, frozenset[str]] = {
     Action.FOLLOW_UP_UNREACHED: CENTRE | {Role.SYSTEM},
     Action.CLOSE: CENTRE | {Role.SYSTEM},
 }
+
+
+def may_edit(viewer: Viewer, ticket: Any) -> bool:
+    """Whether `viewer` may edit `ticket`'s fields: an agent only the tickets it created (its own work);
+    supervisors and admins any ticket of the centre; nobody else (departments act through transitions)."""
+    if viewer.role in LEADS:
+        return can_see(viewer, ticket)
+    if viewer.role == Role.AGENT:
+        return bool(viewer.user) and ticket.created_by == viewer.user and can_see(viewer, ticket)
+    return False
 
 
 def may_act(viewer: Viewer, action: Action, ticket: Any) -> bool:

@@ -236,6 +236,9 @@ class TicketService:
             raise Forbidden(f"role {actor.role!r} cannot edit tickets")
         with self.store.engine.begin() as conn:
             row = self._row(conn, number, actor)
+            if not access.may_edit(actor, row):
+                raise Forbidden(f"ticket {number} was created by another user: an agent edits only their own "
+                                "tickets (ask a supervisor)")
             if not row.is_open:
                 raise InvalidTicket(f"ticket {number} is {row.state}: no longer editable")
             merged = {name: getattr(row, name) for name in EDITABLE} | changes

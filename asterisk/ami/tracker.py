@@ -15,6 +15,12 @@ What the lab recordings (shared/ami-transcripts) taught and this code relies on:
 - UserEvent repeats ``Uniqueid`` (snapshot + the dialplan's own); the first one is the channel's.
 - A Cdr can arrive before the Hangup; CEL/Cdr/VarSet events are not read, so nothing arriving after
   a Hangup can bring a freed channel back.
+- app_queue (the [cc-fallback] queue) tells of the caller, never of the member's own channel:
+  QueueCallerJoin, AgentCalled, AgentConnect (HoldTime), AgentComplete (HoldTime, TalkTime),
+  QueueCallerAbandon (Position, HoldTime) all carry the caller's Uniqueid and the member's Interface;
+  QueueCallerAbandon arrives after the ringing member legs' Hangups and before the caller's own.
+- DeviceStateChange (Device, State) is about a device, not a channel: a Local member shows INUSE
+  while it rings, and the same state is often sent twice in a row.
 """
 
 from __future__ import annotations
@@ -83,10 +89,70 @@ class RouteResult(CallFact):
 
 
 @dataclass(frozen=True, slots=True)
+class FallbackJoined(CallFact):
+    """The caller joined Asterisk's own queue (app_queue QueueCallerJoin)."""
+
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRinging(CallFact):
+    """app_queue rings a member for the caller (AgentCalled); ``interface``: the member's device."""
+
+    interface: str
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRingFailed(CallFact):
+    """The member rung did not answer (AgentRingNoAnswer); app_queue tries another one."""
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackAnswered(CallFact):
+    """A member of Asterisk's queue took the caller (AgentConnect); ``hold_s``: app_queue's wait."""
+
+    interface: str
+    member: str
+    hold_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackTalkEnded(CallFact):
+    """The member's talk ended (AgentComplete); carries the waits too, for a call first seen mid-talk."""
+
+    interface: str
+    member: str
+    hold_s: float
+    talk_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackAbandoned(CallFact):
+    """The caller hung up in Asterisk's queue (QueueCallerAbandon) at ``position`` after ``hold_s``."""
+
+    queue: str
+    position: int
+    hold_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class CallHungUp(CallFact):
     linkedid: str
     cause: int
     cause_txt: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChanged:
+    """A device's state (DeviceStateChange): ``PJSIP/1001`` ``INUSE``. Not about a call."""
+
+    at: datetime
+    device: str
+    state: str
+
+
+Fact = CallFact | DeviceChanged
 
 
 # ---------------------------------------------------------------- channel table
@@ -107,7 +173,7 @@ class Channel:
     is_caller: bool = False
 
 
-Handler = Callable[[Message, datetime], list[CallFact]]
+Handler = Callable[[Message, datetime], list[Fact]]
 
 
 class CallTracker:
@@ -123,6 +189,13 @@ class CallTracker:
         "DialBegin": "_on_dialbegin",
         "DialEnd": "_on_dialend",
         "Hangup": "_on_hangup",
+        "QueueCallerJoin": "_on_queue_join",
+        "AgentCalled": "_on_agent_called",
+        "AgentRingNoAnswer": "_on_ring_no_answer",
+        "AgentConnect": "_on_agent_connect",
+        "AgentComplete": "_on_agent_complete",
+        "QueueCallerAbandon": "_on_queue_abandon",
+        "DeviceStateChange": "_on_device_state",
     }
 
     def __init__(
@@ -149,7 +222,7 @@ class CallTracker:
             name: getattr(self, meth) for name, meth in self.HANDLERS.items()
         }
 
-    def feed(self, msg: Message, at: datetime) -> list[CallFact]:
+    def feed(self, msg: Message, at: datetime) -> list[Fact]:
         """Apply one AMI message; return the facts it implies (often none)."""
         first = msg.first
         handler = self._dispatch.get(first[1]) if first[0].lower() == "event" else None
@@ -216,26 +289,26 @@ class CallTracker:
         self.linked.setdefault(linkedid, set()).add(uid)
         return ch
 
-    def _enter_incoming(self, ch: Channel, at: datetime) -> list[CallFact]:
+    def _enter_incoming(self, ch: Channel, at: datetime) -> list[Fact]:
         ch.is_caller = True
         return [CallStarted(at, ch.uniqueid, ch.linkedid, ch.name, ch.caller_number, ch.caller_name)]
 
     # ------------------------------------------------------------ handlers
 
-    def _on_newchannel(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_newchannel(self, msg: Message, at: datetime) -> list[Fact]:
         uid = msg["Uniqueid"]
         ch = self.channels.get(uid) or self._add(msg, uid)
         if not ch.is_caller and ch.context == self.incoming_context:
             return self._enter_incoming(ch, at)
         return []
 
-    def _on_newcallerid(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_newcallerid(self, msg: Message, at: datetime) -> list[Fact]:
         ch = self._channel(msg)
         ch.caller_number = msg["CallerIDNum"]
         ch.caller_name = msg["CallerIDName"]
         return []
 
-    def _on_newexten(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_newexten(self, msg: Message, at: datetime) -> list[Fact]:
         ch = self._channel(msg)
         context = msg["Context"]
         ch.context = context
@@ -247,11 +320,11 @@ class CallTracker:
             return self._enter_incoming(ch, at)
         return []
 
-    def _on_newstate(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_newstate(self, msg: Message, at: datetime) -> list[Fact]:
         self._channel(msg).state = msg["ChannelStateDesc"]
         return []
 
-    def _on_userevent(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_userevent(self, msg: Message, at: datetime) -> list[Fact]:
         name = msg["UserEvent"]
         if name == self.hold_event:
             ch = self._channel(msg)
@@ -265,7 +338,7 @@ class CallTracker:
                 return [RouteResult(at, ch.uniqueid, msg["Agent"], msg["DialStatus"])]
         return []
 
-    def _on_dialbegin(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_dialbegin(self, msg: Message, at: datetime) -> list[Fact]:
         if "Uniqueid" not in msg:
             return []  # an Originate's dial: no calling channel
         ch = self._channel(msg)
@@ -273,7 +346,7 @@ class CallTracker:
             return [AgentDialed(at, ch.uniqueid, msg["DestChannel"])]
         return []
 
-    def _on_dialend(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _on_dialend(self, msg: Message, at: datetime) -> list[Fact]:
         if "Uniqueid" not in msg:
             return []
         ch = self._channel(msg)
@@ -281,7 +354,48 @@ class CallTracker:
             return [AgentAnswered(at, ch.uniqueid, msg["DestChannel"])]
         return []
 
-    def _on_hangup(self, msg: Message, at: datetime) -> list[CallFact]:
+    def _queue_caller(self, msg: Message) -> Channel | None:
+        """The caller an app_queue event is about, if it is one of ours."""
+        ch = self._channel(msg)
+        return ch if ch.is_caller else None
+
+    def _on_queue_join(self, msg: Message, at: datetime) -> list[Fact]:
+        ch = self._queue_caller(msg)
+        return [FallbackJoined(at, ch.uniqueid, msg["Queue"])] if ch else []
+
+    def _on_agent_called(self, msg: Message, at: datetime) -> list[Fact]:
+        ch = self._queue_caller(msg)
+        return [FallbackRinging(at, ch.uniqueid, msg["Interface"], msg.get("MemberName") or "")] if ch else []
+
+    def _on_ring_no_answer(self, msg: Message, at: datetime) -> list[Fact]:
+        ch = self._queue_caller(msg)
+        return [FallbackRingFailed(at, ch.uniqueid)] if ch else []
+
+    def _on_agent_connect(self, msg: Message, at: datetime) -> list[Fact]:
+        ch = self._queue_caller(msg)
+        if ch is None:
+            return []
+        return [FallbackAnswered(at, ch.uniqueid, msg["Interface"], msg.get("MemberName") or "",
+                                 _seconds(msg.get("HoldTime")))]
+
+    def _on_agent_complete(self, msg: Message, at: datetime) -> list[Fact]:
+        ch = self._queue_caller(msg)
+        if ch is None:
+            return []
+        return [FallbackTalkEnded(at, ch.uniqueid, msg["Interface"], msg.get("MemberName") or "",
+                                  _seconds(msg.get("HoldTime")), _seconds(msg.get("TalkTime")))]
+
+    def _on_queue_abandon(self, msg: Message, at: datetime) -> list[Fact]:
+        ch = self._queue_caller(msg)
+        if ch is None:
+            return []
+        return [FallbackAbandoned(at, ch.uniqueid, msg["Queue"], int(_seconds(msg.get("Position"))),
+                                  _seconds(msg.get("HoldTime")))]
+
+    def _on_device_state(self, msg: Message, at: datetime) -> list[Fact]:
+        return [DeviceChanged(at, msg["Device"], msg["State"])]
+
+    def _on_hangup(self, msg: Message, at: datetime) -> list[Fact]:
         uid = msg["Uniqueid"]
         cause_text = msg["Cause"]
         cause_txt = msg.get("Cause-txt") or ""
@@ -300,3 +414,11 @@ class CallTracker:
         except ValueError:
             cause = 0
         return [CallHungUp(at, uid, ch.linkedid, cause, cause_txt)]
+
+
+def _seconds(text: str | None) -> float:
+    """A whole-seconds header of app_queue (HoldTime, TalkTime, Position); absent or garbled: 0."""
+    try:
+        return max(0.0, float(text or 0))
+    except ValueError:
+        return 0.0

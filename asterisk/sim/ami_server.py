@@ -38,6 +38,7 @@ class AmiBackend(Protocol):
     def atxfer(self, channel: str, context: str, exten: str) -> bool: ...
     def park(self, channel: str, timeout_channel: str, timeout_s: float) -> None: ...
     def channels_list(self) -> list[Channel]: ...
+    def device_states(self) -> dict[str, str]: ...
     def channel_info(self, ch: Channel) -> tuple[str, str, str, int]:
         """(bridge id, application, application data, seconds since creation)"""
         ...
@@ -431,6 +432,18 @@ class AmiServer:
             ]
             s.send(encode(item))
         self._complete(s, "CoreShowChannelsComplete", aid, len(chans))
+
+    def _do_devicestatelist(self, s: Session, msg: Message, aid: str | None) -> None:
+        """res_manager_devicestate: one DeviceStateChange per device the PBX knows, then the Complete."""
+        states = self.backend.device_states()
+        self._reply(s, "Success", aid, [("EventList", "start"), ("Message", "Device State Changes will follow")])
+        for device, state in states.items():
+            item: Headers = [("Event", "DeviceStateChange")]
+            if aid is not None:
+                item.append(("ActionID", aid))
+            item += [("Device", device), ("State", state)]
+            s.send(encode(item))
+        self._complete(s, "DeviceStateListComplete", aid, len(states))
 
     def _do_status(self, s: Session, msg: Message, aid: str | None) -> None:
         wanted = msg.get("Channel") or ""

@@ -29,6 +29,7 @@ ACTION_PERMS: dict[str, frozenset[str]] = {
     "setvar": frozenset({"call"}),
     "getvar": frozenset({"call", "reporting"}),
     "coreshowchannels": frozenset({"system", "reporting"}),
+    "devicestatelist": frozenset({"call", "reporting"}),
     "status": frozenset({"system", "call", "reporting"}),
     "userevent": frozenset({"user"}),
     "command": frozenset({"command"}),

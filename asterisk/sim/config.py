@@ -216,6 +216,9 @@ class SimConfig(BaseModel):
     hold_max: float = Field(default=600.0, gt=0, description="CC_HOLD_MAX default")
     #: seconds a caller stays in [cc-fallback] (Asterisk's own queue) before the simulator ends the call
     fallback_wait: float = Field(default=30.0, ge=0)
+    #: members (agent endpoints) of that queue, rung as app_queue does (ringinuse=no, round robin, retry 1 s);
+    #: empty: the caller just waits ``fallback_wait``
+    fallback_members: tuple[str, ...] = ()
     #: call control: simulated seconds a department talks after a transfer, the emergency line takes to
     #: answer a hand-off, and the agent briefs it before completing the attended transfer
     transfer_talk: float = Field(default=60.0, ge=0)

@@ -10,6 +10,7 @@ from asterisk.sim.agi import run_agi
 from asterisk.sim.dialplan import AgentGone, CallControl, CallRun, Hungup, Redirected, Transferred, fmt_num
 from asterisk.sim.legs import end_agent, unbridge
 from asterisk.sim.model import Bridge, Channel
+from asterisk.sim.queue_app import app_queue
 from asterisk.sim.truth import CallTruth, Offer
 
 Location = tuple[str, str, int]
@@ -114,8 +115,10 @@ async def cc_fallback(run: CallRun, exten: str) -> Location | None:
     run.emit(ev.user_event(ch, "CcFallback", [("Uniqueid", ch.uniqueid)]))
     queue = ch.getvar("CC_FALLBACK_QUEUE") or "cc-fallback"
     run.app(2, "Queue", f"{queue},c,,,300")
-    # Asterisk's own queue is not simulated: the caller waits a while, then the call ends.
-    await run.pause(run.cfg.fallback_wait)
+    if run.cfg.fallback_members:
+        await app_queue(run, queue, run.cfg.fallback_members, 300.0, dial)
+    else:  # no members configured: the caller waits a while, then the call ends
+        await run.pause(run.cfg.fallback_wait)
     run.app(3, "Hangup", "")
     raise Hungup("dialplan", 16)
 
@@ -193,9 +196,13 @@ def _seconds(value: str, default: float) -> float:
 # ---- Dial() of an agent phone
 
 
-async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float) -> str:
+async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float,
+               on_answer: Callable[[Channel], None] | None = None) -> str:
+    """Dial() of one phone; ``on_answer(agent leg)`` runs when it answers, before the bridge (app_queue's
+    AgentConnect comes there)."""
     caller = run.chan
-    offer = Offer(agent=agent, endpoint=endpoint, at=run.pbx.clock.at(run.vt))
+    offer = Offer(agent=agent, endpoint=endpoint, at=run.pbx.clock.at(run.vt),
+                  device_busy=run.pbx.device_busy(endpoint), by_fallback=on_answer is not None)
     run.truth.offers.append(offer)
     for name in DIAL_VARS:
         run.setvar(name, "")
@@ -228,7 +235,7 @@ async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float) -> str:
     run.emit(ev.dial_begin(caller, agent_ch, resource))
     dial_vt = run.vt
     try:
-        status = await _ring(run, agent_ch, what, delay, ring_s, resource)
+        status = await _ring(run, agent_ch, what, delay, ring_s, resource, on_answer)
     except Transferred:
         offer.result = "ANSWER"  # answered, then transferred or parked: the Dial never returns
         raise
@@ -249,7 +256,8 @@ async def dial(run: CallRun, agent: str, endpoint: str, ring_s: float) -> str:
 
 
 async def _ring(
-    run: CallRun, agent_ch: Channel, what: str, delay: float, ring_s: float, resource: str
+    run: CallRun, agent_ch: Channel, what: str, delay: float, ring_s: float, resource: str,
+    on_answer: Callable[[Channel], None] | None = None,
 ) -> str:
     caller = run.chan
     if what == "busy":
@@ -287,10 +295,11 @@ async def _ring(
         run.emit(ev.dial_end(caller, agent_ch, "NOANSWER"))
         end_agent(run, agent_ch, 0, "NO ANSWER")
         return "NOANSWER"
-    return await _talk(run, agent_ch, resource)
+    return await _talk(run, agent_ch, resource, on_answer)
 
 
-async def _talk(run: CallRun, agent_ch: Channel, resource: str) -> str:
+async def _talk(run: CallRun, agent_ch: Channel, resource: str,
+                on_answer: Callable[[Channel], None] | None = None) -> str:
     caller = run.chan
     agent_ch.state = ev.STATE_UP
     agent_ch.answered_at = run.vt
@@ -300,6 +309,8 @@ async def _talk(run: CallRun, agent_ch: Channel, resource: str) -> str:
     run.setvar("DIALEDPEERNAME", agent_ch.name)
     run.setvar("DIALEDPEERNUMBER", resource)
     run.emit(ev.dial_end(caller, agent_ch, "ANSWER"))
+    if on_answer is not None:
+        on_answer(agent_ch)
     run.connected = True
     run.stage = "talk"
     t = run.truth

@@ -266,7 +266,7 @@ class CallRun:
     def outcome(self, by: str) -> Outcome:
         if self.truth.answered_by:
             return "answered"
-        if self.stage == "fallback":
+        if self.stage == "fallback" or (self.stage == "fallback_queue" and by != "caller"):
             return "fallback"
         if by == "caller":
             if self.stage == "ivr":

@@ -83,6 +83,10 @@ class Pbx:
         self._uid = itertools.count(0)
         self._chan_no = itertools.count(1)
         self._bridge_no = itertools.count(1)
+        #: live channels per device (``PJSIP/1001``): what Asterisk's device state follows
+        self.devices: dict[str, int] = {}
+        #: the last state of every device seen (DeviceStateList)
+        self.device_seen: dict[str, str] = {}
 
     # ---- ids
     def new_uniqueid(self, vt: float) -> str:
@@ -96,13 +100,34 @@ class Pbx:
         return f"5962021f-c9ea-4205-{self.config.seed & 0xFFFF:04x}-{n:012x}"
 
     # ---- registry
-    def add(self, ch: Channel, run: DialplanTask) -> None:
+    def add(self, ch: Channel, run: DialplanTask | None) -> None:
+        """``run`` None: a channel no dialplan of ours runs (a direct call to an agent's phone)."""
         self.channels[ch.name] = ch
-        self.runs[ch.name] = run
+        if run is not None:
+            self.runs[ch.name] = run
+        self._device_use(ch.name, +1)
 
     def remove(self, ch: Channel) -> None:
-        self.channels.pop(ch.name, None)
+        if self.channels.pop(ch.name, None) is not None:
+            self._device_use(ch.name, -1)
         self.runs.pop(ch.name, None)
+
+    def device_busy(self, device: str) -> bool:
+        return self.devices.get(device, 0) > 0
+
+    def _device_use(self, channel: str, delta: int) -> None:
+        """DeviceStateChange as Asterisk sends it: INUSE when a device's first channel appears (a Local or
+        PJSIP phone that rings is already in use for app_queue), NOT_INUSE when its last one goes."""
+        device = channel.rsplit("-", 1)[0]
+        n = self.devices.get(device, 0) + delta
+        if n > 0:
+            self.devices[device] = n
+        else:
+            self.devices.pop(device, None)
+        if (delta > 0 and n == 1) or (delta < 0 and n <= 0):
+            self.device_seen[device] = "INUSE" if n > 0 else "NOT_INUSE"
+            self._emit([("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", device),
+                        ("State", "INUSE" if n > 0 else "NOT_INUSE")])
 
     def emit(self, headers: Headers) -> None:
         self._emit(headers)
@@ -158,7 +183,17 @@ class Pbx:
 
     def hangup(self, channel: str, cause: int) -> None:
         ch = self._find(channel)
-        self.runs[channel].post(Pending("hangup", ch, cause, by="ami_hangup"))
+        run = self.runs.get(channel)
+        if run is None:  # a direct call to a phone (PbxSimulator.occupy_device): no dialplan to tell
+            self.end_direct(ch, cause)
+            return
+        run.post(Pending("hangup", ch, cause, by="ami_hangup"))
+
+    def end_direct(self, ch: Channel, cause: int = 16) -> None:
+        if ch.name in self.channels:
+            ch.hungup = True
+            self.remove(ch)
+            self._emit(ev.hangup(ch, cause))
 
     # ---- call control (BlindTransfer, Atxfer, Park); the call's dialplan task does the channel work
     def blind_transfer(self, channel: str, context: str, exten: str) -> None:
@@ -199,6 +234,9 @@ class Pbx:
         context = msg.get("Context") or ""
         exten = msg.get("Exten") or "s"
         self._originate(script, context, action_id, exten)
+
+    def device_states(self) -> dict[str, str]:
+        return dict(self.device_seen)
 
     def channels_list(self) -> list[Channel]:
         return [c for c in self.channels.values() if not c.hungup]

@@ -15,7 +15,7 @@ from asterisk.sim.clock import SimClock
 from asterisk.sim.config import CallScript, SimConfig
 from asterisk.sim.contexts import run_call
 from asterisk.sim.dialplan import CallRun
-from asterisk.sim.model import Headers
+from asterisk.sim.model import STATE_UP, Channel, Headers, newchannel
 from asterisk.sim.pbx import Pbx
 from asterisk.sim.truth import CallTruth
 
@@ -124,6 +124,27 @@ class PbxSimulator:
         cut = sum(1 for name, run in self._pbx.runs.items() if run.chan.name == name)
         self._pbx.shutdown(by="restart")
         return cut
+
+    def occupy_device(self, endpoint: str) -> str:
+        """A call on an agent's phone that the daemon did not place (a direct call, an outbound follow-up):
+        the device is in use (DeviceStateChange INUSE) until ``release_device(name)``. Returns the channel."""
+        pbx = self._pbx
+        if pbx is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        vt = self.clock.elapsed()
+        uid = pbx.new_uniqueid(vt)
+        ch = Channel(name=pbx.new_channel_name(endpoint), uniqueid=uid, linkedid=uid, context="from-internal",
+                     exten="s", state=STATE_UP, created_at=vt, app="Dial")
+        pbx.add(ch, None)
+        self._emit(newchannel(ch))
+        return ch.name
+
+    def release_device(self, channel: str) -> None:
+        if self._pbx is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        ch = self._pbx.channels.get(channel)
+        if ch is not None:
+            self._pbx.end_direct(ch)
 
     # ---- calls
     def _start(self, script: CallScript, vt: float, context: str = "cc-incoming") -> CallRun:

@@ -26,6 +26,10 @@ class Offer:
     at: datetime
     #: DIALSTATUS as the dialplan saw it: ANSWER, NOANSWER, BUSY, CANCEL, CHANUNAVAIL
     result: str = ""
+    #: the phone was already on another call when this ring began (a ring the ACD should not have sent)
+    device_busy: bool = False
+    #: rung by Asterisk's own queue ([cc-fallback]), not by the daemon
+    by_fallback: bool = False
 
 
 @dataclass

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from records.private import write_private
+
 DEFAULT_CONFIG = "config/example.yaml"
 
 
@@ -77,7 +79,7 @@ def _config(args: argparse.Namespace) -> Any:
 def _write(args: argparse.Namespace, data: str | bytes) -> None:
     if args.output:
         path = Path(args.output)
-        path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
+        write_private(path, data)  # reports name callers and agents: 0600
         print(args.output)
     elif isinstance(data, bytes):
         raise SystemExit("error: --format png needs -o FILE")

@@ -96,6 +96,7 @@ class DailyReport:
             "date": self.day.isoformat(), "tz": self.tz, "target": self.target,
             "short_abandon_seconds": self.short_abandon_seconds,
             "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
+            "fallback_answered": k.fallback_answered,
             "short_abandoned": k.short_abandoned, "connection_rate": k.connection_rate,
             "service_level": k.service_level, "answered_in_time_rate": k.answered_in_time_rate, "asa": k.asa,
             "aht": self.aht, "acw": self.acw, "occupancy": self.occupancy,

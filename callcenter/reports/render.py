@@ -19,6 +19,7 @@ S: dict[str, dict[str, str]] = {
     "zh": {
         "daily_title": "{name} 日报 {day}", "met": "达标", "missed": "未达标", "target": "目标",
         "standard": "国标（24小时）", "offered": "人工呼入", "answered": "人工接通", "abandoned": "放弃",
+        "fallback_answered": "其中由备用队列接听",
         "abandoned_parts": "{n}（排队中 {queue}，振铃中 {ringing}）", "ivr_hangups": "语音导航中挂机（未进入人工）",
         "short_abandoned": "短时放弃（已排除）", "sl": "服务水平 {s}秒", "in_time": "人工应答及时率",
         "asa": "平均应答时长", "aht": "平均处理时长", "acw": "平均话后整理", "occupancy": "坐席利用率",
@@ -42,6 +43,7 @@ S: dict[str, dict[str, str]] = {
     "en": {
         "daily_title": "{name} daily report {day}", "met": "met", "missed": "missed", "target": "Target",
         "standard": "Standard (24 h)", "offered": "Offered", "answered": "Answered", "abandoned": "Abandoned",
+        "fallback_answered": "of which handled by the fallback queue",
         "abandoned_parts": "{n} (in queue {queue}, ringing {ringing})",
         "ivr_hangups": "Hung up in the IVR (never offered)",
         "short_abandoned": "Short abandons (excluded)", "sl": "Service level {s} s",
@@ -122,6 +124,8 @@ def _summary(rep: DailyReport, s: dict[str, str]) -> list[tuple[str, str]]:
     ]
     if rep.short_abandon_seconds > 0:
         rows.insert(5, (s["short_abandoned"], str(k.short_abandoned)))
+    if k.fallback_answered:  # calls Asterisk's own queue took while the ACD could not (daemon down, AGI failed)
+        rows.insert(3, (s["fallback_answered"], str(k.fallback_answered)))
     return rows
 
 

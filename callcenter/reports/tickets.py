@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from records.model import CallRecordData, Outcome
+from records.private import open_private
 
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 
@@ -122,7 +123,7 @@ class CsvTicketSource(ListTicketSource):
 
 def write_csv(rows: Iterable[TicketRow], path: str | Path) -> int:
     n = 0
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with open_private(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for t in rows:

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from callcenter.ledger import CallEntry
 from records.model import CallRecordData
+from records.private import open_private
 
 log = logging.getLogger("callcenter.resync")
 
@@ -57,7 +58,7 @@ class OpenCallJournal:
 
     def rewrite(self, open_calls: Iterable[CallEntry], closed: Iterable[CallRecordData] = ()) -> None:
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with open_private(tmp, "w", encoding="utf-8") as fh:
             for e in open_calls:
                 fh.write(json.dumps({"open": _entry_dict(e)}) + "\n")
             for rec in closed:
@@ -68,7 +69,7 @@ class OpenCallJournal:
     def _write(self, item: dict[str, Any]) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8", buffering=1)
+            self._fh = open_private(self.path, "a", encoding="utf-8", buffering=1)
         self._fh.write(json.dumps(item, default=str) + "\n")
         self._lines += 1
 

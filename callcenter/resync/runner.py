@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from asterisk.ami.client import AmiActionError, AmiNotConnected, AmiTimeout
 from asterisk.ami.codec import Message
-from callcenter.cdr_import import Fate, Reconciled, agent_lookup, read_master, reconcile
+from callcenter.cdr_import import Fate, Reconciled, agent_lookup, device, read_master, reconcile
 from callcenter.ledger import CallEntry
 from callcenter.resync.journal import OpenCallJournal
 from callcenter.resync.plan import CALL_CONTEXTS, VARIABLES, Kind, Known, KnownCall, LiveChannel, Step, plan
@@ -25,6 +25,8 @@ from records.model import CallRecordData
 log = logging.getLogger("callcenter.resync")
 
 GETVAR_CONCURRENCY = 32
+#: device states that say nothing of a call: a live channel on such a device makes it in use
+FREE_STATES = frozenset({"NOT_INUSE", "UNKNOWN", "INVALID", ""})
 #: ids of calls recorded lately, so that a CDR import never records one twice before the store has it
 RECENT = 50_000
 
@@ -58,6 +60,10 @@ class CallRepairs(Protocol):
 
     def follow_channels(self, live: Sequence[LiveChannel]) -> None:
         """The AMI tracker follows the channel list: gone channels forgotten, live callers known."""
+        ...
+
+    def devices_seen(self, states: dict[str, str], at: datetime) -> None:
+        """Every device's state now (device -> DeviceStateChange state); agents' devices not listed are free."""
         ...
 
 
@@ -169,6 +175,7 @@ class Resyncer:
         self.synced_at = self.clock()
         self.stats.last_steps = counts
         self.calls.follow_channels(live)
+        self.calls.devices_seen(await self._device_states(live), self.clock())
         self.restored.clear()
         if steps:
             log.info("resync: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
@@ -244,6 +251,27 @@ class Resyncer:
                 ch = dataclasses.replace(ch, variables={k: v or "" for k, v in zip(VARIABLES, values, strict=True)})
             out.append(ch)
         return out
+
+    async def _device_states(self, live: Sequence[LiveChannel]) -> dict[str, str]:
+        """Which phones are in use now: Asterisk's DeviceStateList, and every device with a live channel.
+
+        Both, because on the real Asterisk 22 DeviceStateList left out the busy Local-channel phones (their
+        state is not cached) while the channel list had their calls; where DeviceStateList is refused (no
+        ``call``/``reporting`` write permission) the channel list alone decides."""
+        states: dict[str, str] = {}
+        try:
+            _, items = await self.ami.list_action("DeviceStateList")
+            states = {m["Device"]: m.get("State") or "UNKNOWN" for m in items
+                      if m.name == "DeviceStateChange" and "Device" in m}
+        except (AmiActionError, AmiTimeout) as exc:
+            log.warning("resync: DeviceStateList failed (%s): busy phones taken from the channel list", exc)
+        except AmiNotConnected:
+            return {}
+        for ch in live:
+            dev = device(ch.name)
+            if states.get(dev, "NOT_INUSE") in FREE_STATES:
+                states[dev] = "INUSE"
+        return states
 
     # ---- steps
     def _apply(self, step: Step) -> None:

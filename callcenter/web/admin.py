@@ -40,6 +40,7 @@ from starlette.staticfiles import StaticFiles
 from callcenter.web.auth import Role, requires
 from callcenter.web.errors import WebError
 from config.models import Config, CrossCheckError
+from records.private import open_private, write_private
 
 ASSETS = Path(__file__).with_name("admin")
 AUDIT_TAIL = 200
@@ -104,7 +105,7 @@ class AuditLog:
 
     def append(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-        with self.path.open("a", encoding="utf-8") as f:
+        with open_private(self.path, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -179,9 +180,7 @@ class ConfigEditor:
             edited = {name: self.items(name) for name in SECTIONS}
             text = ("# Written by the admin pages: merge these sections into the config file, then restart.\n"
                     + yaml.safe_dump(edited, allow_unicode=True, sort_keys=False))
-            tmp = self.edits_path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.edits_path)
+            write_private(self.edits_path, text, atomic=True)
 
     def skills(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}

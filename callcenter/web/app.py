@@ -19,8 +19,10 @@ from starlette.routing import BaseRoute, Route
 from callcenter.web.auth import UserDirectory, openapi_document, session_middleware
 from callcenter.web.desktop import InvalidBody, invalid_body_handler
 from callcenter.web.errors import WebError, http_error, internal_error
+from callcenter.web.headers import SecurityHeaders, nonce
 from callcenter.web.limits import DEFAULT_MAX_BODY, BodyLimit
-from callcenter.web.page import render_wallboard
+from callcenter.web.page import NONCE_MARK, render_wallboard
+from callcenter.web.sessions import SessionStore
 from callcenter.web.sse import SnapshotFeed, SnapshotStream, SnapshotUnavailable, StreamRegistry
 
 Snapshot = Callable[[], dict[str, Any]]
@@ -44,10 +46,14 @@ def create_app(
     session_secret: str | None = None,
     session_hours: float = 12,
     cookie_secure: bool = False,
+    sessions: SessionStore | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> Starlette:
     """Build the app. `snapshot()` returns the LiveStats dict; `metrics_text()` (body, content type).
 
     `health()`, if given, returns a dict merged into /healthz; `"ok": False` in it makes /healthz 503.
+    `sessions`: the server-side session store (the daemon's database); none: one in memory.
+    `trusted_proxies`: addresses whose X-Forwarded-For the server (server.py) believes.
     """
     if push_interval <= 0:
         raise ValueError("push_interval must be positive")
@@ -57,7 +63,7 @@ def create_app(
     streams = StreamRegistry()
 
     async def wallboard(request: Request) -> Response:
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(page.replace(NONCE_MARK, nonce(request)), headers={"Cache-Control": "no-cache"})
 
     async def stats(request: Request) -> Response:
         try:
@@ -96,12 +102,14 @@ def create_app(
     routes.append(Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit, max_body=max_body),
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_body=max_body),
                     session_middleware(session_secret, hours=session_hours, https_only=cookie_secure)],
         exception_handlers={InvalidBody: invalid_body_handler, HTTPException: http_error, Exception: internal_error},
     )
     app.state.streams = streams
     app.state.users = users or UserDirectory([])
+    app.state.sessions = sessions or SessionStore(hours=session_hours)
+    app.state.trusted_proxies = tuple(trusted_proxies)
     return app
 
 

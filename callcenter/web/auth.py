@@ -3,23 +3,24 @@
 - Users come from the config's ``users`` section (username, role, agent id or department, an argon2id
   hash made by ``python -m callcenter.web.auth`` or :func:`hash_password`). Passwords are never stored.
 - Sessions are Starlette's signed cookie (``SessionMiddleware``, secret ``web.session_secret``); the
-  session holds the username and a CSRF token, nothing else.
+  cookie holds the username, a session id and a CSRF token, nothing else. The session id must stand in
+  the server-side store (callcenter/web/sessions.py): signing out, an admin disabling the user and a new
+  password hash end it, also across a restart.
 - Every state-changing request (POST/PUT/PATCH/DELETE) of a signed-in user must carry the session's CSRF
   token (header ``X-CSRF-Token`` or form field ``csrf_token``); the login form has its own pre-session token.
 - Each protected endpoint is wrapped by :func:`requires` with the roles it admits; the wrapper records them
   on the endpoint (``__roles__``), so a test can walk every route. Routes open to everyone are listed in
   :data:`PUBLIC_PATHS` (the wallboard, health, metrics, the login page, the OpenAPI description).
-- Personal data (ID card numbers, full phone numbers) is masked for roles without :data:`PII_ROLES`.
+- Personal data (callers' numbers and names, ID card numbers) is masked by the one policy of
+  callcenter/privacy.py; :data:`PII_ROLES` may reveal one ticket's caller (audited).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
-import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,10 +31,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from starlette.requests import Request
 from starlette.responses import Response
 
+from callcenter import privacy
 from callcenter.web.errors import WebError
+from callcenter.web.sessions import SessionStore
 
 SESSION_USER = "user"
 SESSION_CSRF = "csrf"
+SESSION_ID = "sid"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -47,8 +51,8 @@ class Role(StrEnum):
 
 
 ALL_ROLES = frozenset(Role)
-# Roles that see a caller's full number and ID card number; everyone else sees them masked.
-PII_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# Roles that may reveal a caller's full number (audited; callcenter/privacy.py). Every page shows it masked.
+PII_ROLES = frozenset(Role(r) for r in privacy.REVEAL_ROLES)
 
 # Paths anyone may open: the wallboard (aggregates only, no personal data), health, metrics,
 # the login form and the API description. Every other route must be wrapped by `requires`.
@@ -129,51 +133,75 @@ class UserDirectory:
         return iter(self._users.values())
 
 
-class LoginLimiter:
-    """At most `attempts` failed logins per `window` seconds for one username and for one client address.
+@dataclass
+class _Failures:
+    count: int
+    last: float
 
-    A successful login clears the username's count. Blocked attempts are refused before the password is
-    checked (no hashing work for a flood). `clock` is monotonic seconds (injected for tests).
+
+class LoginLimiter:
+    """Exponential backoff on failed sign-ins; nobody can lock a user out (docs/security.md, "Sign-in throttling").
+
+    Three counts, each forgotten `forget` seconds after its last failure:
+
+    - one address trying one username: after `free_pair` failures the address waits 1, 2, 4 ... s (at most
+      `max_wait`) before its next try of that name (429 with the wait);
+    - one address, any username: after `free_address` failures the same (a flood or spray from one address);
+    - one username, any address: after `free_user` failures every try of that name is *slowed*, 0.5, 1, 2 ... s
+      (at most `max_slowdown`), never refused: the right password from another address still signs in.
+
+    Refused tries cost no hashing. A success clears the name's counts, not the address's (signing in with
+    one's own account must not reset a spray). `clock` is monotonic seconds (injected for tests).
     """
 
-    def __init__(self, attempts: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, *, free_pair: int = 5, free_address: int = 20, free_user: int = 5, max_wait: float = 300.0,
+                 max_slowdown: float = 4.0, forget: float = 900.0, clock: Callable[[], float] = time.monotonic,
                  max_keys: int = 10_000) -> None:
-        self.attempts = attempts
-        self.window = window
+        self.free = {"p": free_pair, "a": free_address, "u": free_user}
+        self.max_wait, self.max_slowdown, self.forget = max_wait, max_slowdown, forget
         self._clock = clock
         self._max_keys = max_keys
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, _Failures] = {}
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.get(key)
-        if q is None:
-            return deque()
-        while q and now - q[0] >= self.window:
-            q.popleft()
-        if not q:
+    def _count(self, key: str, now: float) -> _Failures | None:
+        f = self._failures.get(key)
+        if f is not None and now - f.last >= self.forget:
             del self._failures[key]
-        return q
+            return None
+        return f
+
+    def _backoff(self, kind: str, f: _Failures | None, first: float, cap: float) -> float:
+        over = f.count - self.free[kind] if f is not None else -1
+        return 0.0 if over < 0 else min(first * 2.0 ** min(over, 30), cap)
 
     def retry_after(self, username: str, address: str) -> float:
-        """0 when a login may be tried now, else the seconds to wait."""
+        """0 when this address may try this username now, else the seconds to wait."""
         now = self._clock()
         wait = 0.0
-        for key in (f"u:{username}", f"a:{address}"):
-            q = self._recent(key, now)
-            if len(q) >= self.attempts:
-                wait = max(wait, self.window - (now - q[0]))
+        for kind, key in (("p", f"p:{address}\0{username}"), ("a", f"a:{address}")):
+            f = self._count(key, now)
+            if f is not None:
+                wait = max(wait, f.last + self._backoff(kind, f, 1.0, self.max_wait) - now)
         return wait
+
+    def slowdown(self, username: str) -> float:
+        """Seconds to hold a try of this username before checking it (many failures from anywhere)."""
+        return self._backoff("u", self._count(f"u:{username}", self._clock()), 0.5, self.max_slowdown)
 
     def failed(self, username: str, address: str) -> None:
         now = self._clock()
-        if len(self._failures) >= self._max_keys:  # bounded memory under a spray of names
-            oldest = min(self._failures, key=lambda k: self._failures[k][-1] if self._failures[k] else 0.0)
-            del self._failures[oldest]
-        for key in (f"u:{username}", f"a:{address}"):
-            self._failures.setdefault(key, deque()).append(now)
+        for key in (f"p:{address}\0{username}", f"a:{address}", f"u:{username}"):
+            f = self._count(key, now)
+            if f is None:
+                if len(self._failures) >= self._max_keys:  # bounded memory under a spray of names
+                    del self._failures[min(self._failures, key=lambda k: self._failures[k].last)]
+                self._failures[key] = _Failures(1, now)
+            else:
+                f.count, f.last = f.count + 1, now
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str = "") -> None:
         self._failures.pop(f"u:{username}", None)
+        self._failures.pop(f"p:{address}\0{username}", None)
 
 
 # ------------------------------------------------------------------ sessions and CSRF
@@ -219,19 +247,43 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 def log_in(request: Request, user: User) -> None:
+    sessions: SessionStore = request.app.state.sessions
+    old = request.session.get(SESSION_ID)
+    if isinstance(old, str):
+        sessions.revoke(old, "replaced")
     request.session.clear()  # a new session on every login: no fixation
     request.session[SESSION_USER] = user.username
+    request.session[SESSION_ID] = sessions.open(user.username, user.password_hash)
     csrf_token(request)
 
 
 def log_out(request: Request) -> None:
+    session_id = request.session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        request.app.state.sessions.revoke(session_id, "logout")
     request.session.clear()
 
 
-def current_user(request: Request) -> User | None:
+def session_user(request: Request) -> User | None:
+    """The user whose session the request's cookie names, if that session still stands (no side effect:
+    long streams ask it again and again)."""
+    if "session" not in request.scope:
+        return None
     directory: UserDirectory = request.app.state.users
-    name = request.session.get(SESSION_USER) if "session" in request.scope else None
-    return directory.get(name) if isinstance(name, str) else None
+    name, session_id = request.session.get(SESSION_USER), request.session.get(SESSION_ID)
+    user = directory.get(name) if isinstance(name, str) else None
+    if user is None or not isinstance(session_id, str):
+        return None
+    sessions: SessionStore = request.app.state.sessions
+    return user if sessions.stands(session_id, user.username, user.password_hash) else None
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in user, or None: no cookie, or a cookie whose session was ended server-side."""
+    user = session_user(request)
+    if user is None and "session" in request.scope and request.session.get(SESSION_ID) is not None:
+        request.session.clear()  # an ended session: the browser gets an empty cookie back
+    return user
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -277,49 +329,15 @@ def route_roles(endpoint: Any) -> frozenset[Role] | None:
 
 # ------------------------------------------------------------------ personal data
 
-_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
-# An 18-character resident ID card number (the last may be X): region, birth date, sequence, check.
-_ID_CARD = re.compile(
-    r"(?<![0-9A-Za-z])([1-9][0-9]{5})((?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])[0-9]{2})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])"
-)
-
-
-def mask_phone(number: str) -> str:
-    """13800138000 -> 138****8000; a landline keeps its first 3 and last 2 digits."""
-    digits = number.strip()
-    if len(digits) >= 11:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    if len(digits) > 5:
-        return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
-    return "*" * len(digits)
-
-
-def mask_text(text: str) -> str:
-    """Free text with ID card numbers and mobile numbers masked."""
-    text = _ID_CARD.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
-    return _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+# The masking policy itself is callcenter/privacy.py (one module for every path); these names stay here
+# for the pages and tests that import them.
+mask_phone = privacy.mask_phone
+mask_text = privacy.mask_text
 
 
 def for_viewer(user: User, payload: Any) -> Any:
-    """A screen-pop (or any JSON) as `user` may see it: numbers and ID cards masked without the right."""
-    if user.sees_personal_data:
-        return payload
-    return _mask_tree(payload)
-
-
-_NUMBER_KEYS = frozenset({"caller_number", "number", "phone", "callback_number"})
-
-
-def _mask_tree(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _mask_tree(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_tree(v, key) for v in value]
-    if isinstance(value, str):
-        if key in _NUMBER_KEYS:
-            return mask_phone(value)
-        return mask_text(value)
-    return value
+    """A screen-pop as the desk shows it to `user` (callcenter/privacy.py: masked for every role)."""
+    return privacy.screen_pop_for_web(payload)
 
 
 def client_address(request: Request) -> str:

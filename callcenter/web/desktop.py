@@ -57,6 +57,7 @@ from callcenter.web.auth import (
     log_in,
     log_out,
     requires,
+    session_user,
     tokens_match,
 )
 from callcenter.web.errors import WebError
@@ -125,10 +126,13 @@ class HubStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, hub: AgentHub, agent_id: str, view: Callable[[Any], Any], registry: StreamRegistry) -> None:
+    def __init__(self, hub: AgentHub, agent_id: str, view: Callable[[Any], Any], registry: StreamRegistry,
+                 alive: Callable[[], bool] = lambda: True) -> None:
         super().__init__(content=None, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.hub, self.agent_id, self.view, self.registry = hub, agent_id, view, registry
+        #: False once the session that opened the stream is ended (sign-out, disabled): the stream ends
+        self.alive = alive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stop = self.registry.open()
@@ -153,7 +157,7 @@ class HubStream(Response):
         offer = self.hub.current_offer.get(self.agent_id)
         if offer is not None:
             await _chunk(send, self._event("offer", offer))
-        while not stop.is_set():
+        while not stop.is_set() and self.alive():
             get = asyncio.ensure_future(queue.get())
             halt = asyncio.ensure_future(stop.wait())
             try:
@@ -165,6 +169,8 @@ class HubStream(Response):
                         f.cancel()
             if get in done:
                 kind, payload = get.result()
+                if not self.alive():
+                    return
                 await _chunk(send, self._event(kind, payload))
             elif not done:
                 await _chunk(send, b": keepalive\n\n")
@@ -287,15 +293,21 @@ class DeskRoutes:
         address = client_address(request)
         wait = self.limiter.retry_after(body.username, address)
         if wait > 0:
-            raise WebError(429, "too_many_attempts", f"too many failed sign-ins; try again in {int(wait) + 1} s") \
-                from None
+            refused = WebError(429, "too_many_attempts", f"too many failed sign-ins; try again in {int(wait) + 1} s")
+            refused.headers = {"Retry-After": str(int(wait) + 1)}
+            raise refused from None
+        # Many failures on this name from anywhere: slowed, never refused (nobody can lock a user out).
+        await asyncio.sleep(self.limiter.slowdown(body.username))
         user = await asyncio.to_thread(self.users.authenticate, body.username, body.password)
         if user is None:
             self.limiter.failed(body.username, address)
             # The username is not logged (it may be a mistyped password); the address is.
             log.warning("failed sign-in from %s", address)
             raise WebError(401, "bad_credentials", "wrong username or password")
-        self.limiter.succeeded(body.username)
+        self.limiter.succeeded(body.username, address)
+        if request.app.state.sessions.is_disabled(user.username):
+            log.warning("disabled user %s refused from %s", user.username, address)
+            raise WebError(403, "user_disabled", "this user is disabled; ask an administrator")
         log_in(request, user)
         log.info("user %s (%s) signed in from %s", user.username, user.role.value, address)
         target = "/admin" if user.role is Role.ADMIN else "/desk"
@@ -345,7 +357,8 @@ class DeskRoutes:
           200: {description: text/event-stream}
         """
         user = request.state.user
-        return HubStream(self.backend.hub, self.agent_of(request), lambda p: for_viewer(user, p), self.streams)
+        return HubStream(self.backend.hub, self.agent_of(request), lambda p: for_viewer(user, p), self.streams,
+                         alive=lambda: session_user(request) is not None)
 
     async def get_state(self, request: Request) -> Response:
         """The agent's state.

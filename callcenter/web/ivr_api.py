@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from callcenter.web.auth import Role, csrf_token, requires
 from callcenter.web.errors import WebError
+from callcenter.web.headers import nonce
 from callcenter.web.ivr_editor import MAX_MENU_BYTES, EditorService, editor_routes
 from ivr.versions import MenuRejected, MenuVersion
 
@@ -136,7 +137,8 @@ def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str =
 
     @requires(Role.ADMIN, page=True)
     async def page(request: Request) -> Response:
-        return HTMLResponse(render_page(service, csrf_token(request), language, centre_name, timezone),
+        return HTMLResponse(render_page(service, csrf_token(request), language, centre_name, timezone,
+                                        nonce(request)),
                             headers={"Cache-Control": "no-store"})
 
     return [
@@ -150,12 +152,15 @@ def ivr_routes(service: MenuService, *, language: str = "zh", centre_name: str =
     ]
 
 
-def render_page(service: MenuService, csrf: str, language: str, centre_name: str, timezone: str) -> str:
-    """The editor page (admin/ivr.html, admin/static/ivr.js): the serving version's text is in the page."""
+def render_page(service: MenuService, csrf: str, language: str, centre_name: str, timezone: str,
+                nonce: str = "") -> str:
+    """The editor page (admin/ivr.html, admin/static/ivr.js): the serving version's text is in the page.
+    `nonce`: the response's CSP nonce (callcenter/web/headers.py), for the styles CodeMirror adds at run time."""
     current = service.current()
     data = json.dumps({"text": current.text, "current": current.number, "timezone": timezone},
                       ensure_ascii=False).replace("</", "<\\/")
     lang = "en" if language == "en" else "zh"
     return (PAGE.read_text(encoding="utf-8").replace("{{lang}}", lang)
             .replace("{{centre}}", html.escape(centre_name)).replace("{{csrf}}", html.escape(csrf))
-            .replace("{{version}}", str(current.number)).replace("{{data}}", data))
+            .replace("{{version}}", str(current.number)).replace("{{nonce}}", html.escape(nonce))
+            .replace("{{data}}", data))

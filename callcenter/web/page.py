@@ -1,5 +1,8 @@
 """The wallboard page: one self-contained HTML document (CSS and script inlined, no CDN).
 
+The inline style and script carry ``NONCE_MARK`` in their ``nonce`` attribute; the route puts the
+response's CSP nonce there (callcenter/web/headers.py).
+
 The template, stylesheet and script are separate files beside this module so they can be edited as
 what they are; they are read once and assembled here with the strings of the configured language.
 """
@@ -24,6 +27,9 @@ def _script_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
+NONCE_MARK = "__csp_nonce__"
+
+
 def render_wallboard(*, language: str, centre_name: str, stream_url: str) -> str:
     strings = strings_for(language)
     values = {key: html.escape(text) for key, text in strings.items()}
@@ -34,5 +40,6 @@ def render_wallboard(*, language: str, centre_name: str, stream_url: str) -> str
                                           "rate_rule": rule})
     values["css"] = _read("wallboard.css")
     values["js"] = _read("wallboard.js")
+    values["nonce"] = NONCE_MARK
     # substitute (not safe_substitute): a placeholder without a string is a bug to see at start-up.
     return Template(_read("wallboard.html")).substitute(values)

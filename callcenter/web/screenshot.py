@@ -48,7 +48,7 @@ async def chromium() -> AsyncIterator[Any]:
 
 async def wait_rendered(page: Any) -> None:
     """Until the first snapshot is on the page (the today rate no longer shows the placeholder)."""
-    await page.wait_for_function("document.getElementById('rate-today').textContent !== '—'")
+    await page.wait_for_function("() => document.getElementById('rate-today').textContent !== '—'")
 
 
 async def shoot(url: str, out: str, size: dict[str, int] = WALL_SIZE) -> None:

@@ -68,6 +68,15 @@ def make_config(app: Starlette, **overrides: Any) -> uvicorn.Config:
     return uvicorn.Config(app, **settings)
 
 
+def proxy_settings(trusted: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For only from these peers (`web.trusted_proxies`). uvicorn's own default
+    trusts 127.0.0.1, which let anyone on the host (or a proxy passing the header through) pick the address
+    the sign-in throttle counts; with no trusted proxy the header is not read at all."""
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(trusted)}
+
+
 async def serve(app: Starlette, host: str, port: int, *, started: asyncio.Event | None = None) -> None:
     """Serve `app` on host:port until cancelled. `app.state.bound_port` holds the real port (port=0).
 
@@ -75,7 +84,7 @@ async def serve(app: Starlette, host: str, port: int, *, started: asyncio.Event 
     """
     sock = bind(host, port)
     app.state.bound_port = sock.getsockname()[1]
-    server = _DaemonServer(make_config(app), started)
+    server = _DaemonServer(make_config(app, **proxy_settings(getattr(app.state, "trusted_proxies", ()))), started)
     run = asyncio.create_task(server.serve(sockets=[sock]), name="web-uvicorn")
     try:
         # shield: our cancellation must reach uvicorn as should_exit, not as a cancel in its main loop.

@@ -57,7 +57,8 @@ TEXT = {
            "reminders": "催办次数", "supervised": "督办", "yes": "是", "no": "否", "times": "时间均为 {tz}",
            "created_notice": "已登记工单 {n}", "no_actions": "您在此状态下没有可办理的操作",
            "pick_department": "选择承办单位（可输入搜索）", "done": "已完成：{a}", "failed": "操作未成功：{e}",
-           "address": "地址", "caller": "来电号码"},
+           "address": "地址", "caller": "来电号码", "reveal": "查看完整号码",
+           "reveal_reason": "查看原因（将记入审计日志）"},
     "en": {"title": "Tickets", "new": "New ticket", "number": "Number", "created": "Created", "category": "Category",
            "topic": "Topic", "county": "District", "department": "Department", "state": "State", "due": "Due",
            "channel": "Channel", "content": "Content", "search": "Search", "search_hint": "number, title or text",
@@ -69,7 +70,8 @@ TEXT = {
            "reminders": "Reminders", "supervised": "Supervised", "yes": "yes", "no": "no", "times": "Times in {tz}",
            "created_notice": "Ticket {n} created", "no_actions": "No action is open to you in this state",
            "pick_department": "Pick a department (type to search)", "done": "Done: {a}", "failed": "Not done: {e}",
-           "address": "Address", "caller": "Caller"},
+           "address": "Address", "caller": "Caller", "reveal": "Show the full number",
+           "reveal_reason": "Why (written to the audit log)"},
 }
 
 

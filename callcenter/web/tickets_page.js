@@ -10,6 +10,24 @@
     select.addEventListener("change", () => filters.submit());
   }
   if (!detail) return;
+  // The audited reveal: the reason goes to the audit log, the full number and name are shown here only.
+  const reveal = document.getElementById("reveal");
+  if (reveal) {
+    reveal.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const shown = document.getElementById("revealed");
+      const r = await fetch("/api/tickets/" + encodeURIComponent(detail.dataset.number) + "/reveal", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": config.csrf },
+        body: JSON.stringify({ reason: reveal.elements.reason.value }),
+      });
+      let data = {};
+      try { data = await r.json(); } catch (e) { /* not JSON */ }
+      shown.textContent = r.ok ? [data.caller_number, data.caller_name].filter(Boolean).join(" · ")
+        : config.text.failed.replace("{e}", data.detail || String(r.status));
+      shown.className = r.ok ? "revealed" : "revealed error";
+    });
+  }
   for (const form of detail.querySelectorAll("form.action")) {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();

@@ -230,9 +230,14 @@ def detail_html(detail: Mapping[str, Any], n: Names, f: Filters, service: Ticket
         f'{"<div class=note>" + e(h["note"]) + "</div>" if h["note"] else ""}</li>' for h in detail["history"])
     forms = "".join(_action_form(a, t, n, service, tx) for a in detail["actions"]) or \
         f'<p class="muted">{e(tx["no_actions"])}</p>'
+    reveal = ""
+    if detail.get("may_reveal"):  # the audited reveal (callcenter/privacy.py): a reason, then the number
+        reveal = (f'<form id="reveal" class="reveal"><input name="reason" required maxlength="200" '
+                  f'placeholder="{e(tx["reveal_reason"])}"><button type="submit">{e(tx["reveal"])}</button>'
+                  '</form><p id="revealed" class="revealed"></p>')
     return (f'<section class="card detail" id="detail" data-number="{e(t["number"])}" data-version="{t["version"]}">'
             f'<div class="row"><h2>{e(tx["title"])} {e(t["number"])}</h2>'
-            f'<a href="{e(f.link())}">{e(tx["close"])}</a></div><dl class="facts">{dl}</dl>'
+            f'<a href="{e(f.link())}">{e(tx["close"])}</a></div><dl class="facts">{dl}</dl>{reveal}'
             f'<h3>{e(tx["history"])}</h3><ol class="timeline" id="timeline">{steps}</ol>'
             f'<h3>{e(tx["actions"])}</h3><div id="actions">{forms}</div>'
             f'<div id="action-result" role="status"></div></section>')
@@ -265,7 +270,7 @@ def _read(name: str) -> str:
 
 def render_workspace(*, service: TicketService, items: Sequence[Mapping[str, Any]], detail: Mapping[str, Any] | None,
                      query: Mapping[str, str], language: str, centre_name: str, csrf: str, now: datetime,
-                     may_create: bool) -> str:
+                     may_create: bool, nonce: str = "") -> str:
     tx = TEXT[lang(language)]
     n = Names.of(service, language)
     f = Filters.from_query(query)
@@ -285,12 +290,13 @@ def render_workspace(*, service: TicketService, items: Sequence[Mapping[str, Any
     return (f'<!doctype html><html lang="{"zh-CN" if lang(language) == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{e(centre_name)} · {e(tx['title'])}</title>"
-            f"<style>{_read('desktop/static/desk.css')}\n{_read('tickets_page.css')}</style></head><body>"
+            f"<style nonce=\"{e(nonce)}\">{_read('desktop/static/desk.css')}\n{_read('tickets_page.css')}"
+            "</style></head><body>"
             f'<header class="top"><div>{e(centre_name)} · {e(tx["title"])}</div>'
             f'<div class="muted-top">{e(tx["times"].format(tz=n.tz.key))}</div>{new}</header>'
             f'<main class="workspace{" with-detail" if detail else ""}">{body}</main>'
             f'<script id="tickets-config" type="application/json">{config}</script>'
-            f"<script>{_read('tickets_page.js')}</script></body></html>")
+            f"<script nonce=\"{e(nonce)}\">{_read('tickets_page.js')}</script></body></html>")
 
 
 async def load_detail(service: TicketService, viewer: Viewer, number: str, run: Callable[..., Any],

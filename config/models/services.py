@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -91,14 +92,22 @@ class DatabaseConfig(Section):
 
 class MqttConfig(Section):
     """The daemon's own broker login. Agent clients (softphone plug-ins, CRMs) get one broker user each,
-    kept in Mosquitto's password file, never here: see docs/mosquitto-acl.md for the ACL that lets agent
-    1001 read only callcenter/agents/1001/#."""
+    kept in Mosquitto's password file, never here: deploy/mosquitto/ holds the broker config and the ACL
+    that lets agent 1001 read only callcenter/agents/1001/# (docs/mosquitto-acl.md)."""
 
     host: str = "127.0.0.1"
     port: Port = 1883
     username: NumberOrStr | None = None
     password: Secret | None = None
-    topic_prefix: str = Field("callcenter", pattern=r"^[A-Za-z0-9_/-]+$")
+    #: a file (0600) whose first line is the password, e.g. a systemd credential; instead of `password`
+    password_file: str | None = Field(default=None, min_length=1)
+    topic_prefix: str = Field(default="callcenter", pattern=r"^[A-Za-z0-9_/-]+$")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConfig:
+        if self.password is not None and self.password.get_secret_value() and self.password_file:
+            raise ValueError("set password or password_file, not both")
+        return self
 
 
 class WebConfig(Section):
@@ -110,6 +119,19 @@ class WebConfig(Section):
     session_hours: float = Field(default=12, gt=0, le=24 * 7)
     cookie_secure: bool = False  # True behind HTTPS: the session cookie is then never sent over plain HTTP
     max_body: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; a longer request body gets 413
+    # Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For names the
+    # client. Empty: the header is ignored and the peer's address counts (sign-in throttling, logs).
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item[:64]!r}") from None
+        return value
 
     @field_validator("session_secret")
     @classmethod

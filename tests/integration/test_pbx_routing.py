@@ -124,7 +124,8 @@ async def test_daemon_down_at_call_start_caller_goes_to_asterisks_queue(lab: Lab
 
 async def test_agi_refused_while_the_daemon_is_up(lab: Lab, phones: Phones, tmp_path: Path) -> None:
     """The daemon is up on AMI but the call's FastAGI connection is refused (CC_AGI_URL to a closed port):
-    that caller goes to the fallback queue and is recorded as such; the others are routed by the ACD."""
+    that caller goes to the fallback queue and is recorded as answered there by its member; the others are
+    routed by the ACD."""
     daemon = DaemonProcess(lab_config(lab, tmp_path), tmp_path)
     await daemon.start()
     closed = free_ports(1)[0]
@@ -136,7 +137,8 @@ async def test_agi_refused_while_the_daemon_is_up(lab: Lab, phones: Phones, tmp_
     finally:
         await daemon.stop()
     assert refused.fallback and refused.answered_by is not None
-    assert records[refused.number].outcome.value == "fallback"
+    rec = records[refused.number]  # answered by Asterisk's queue: a real call, shown apart (issue 14 item 4)
+    assert (rec.outcome.value, rec.agent_id, rec.fallback_queue) == ("answered", agent_of(refused.answered_by), True)
     others = {n: t for n, t in phones.calls.items() if n != refused.number}
     phones.calls = others
     assert _check_routed(phones, records) == []

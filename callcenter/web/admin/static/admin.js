@@ -16,7 +16,13 @@ Object.assign(TEXTS.zh, {a_agents: "坐席", a_queues: "队列", a_shifts: "班�
   sec_agents: "坐席", sec_queues: "队列", sec_shifts: "班次", sec_ivr: "语音导航", sec_supervisor: "值班长操作",
   act_force_ready: "强制示闲", act_force_not_ready: "强制示忙", act_force_logged_out: "强制登出",
   act_set_queues: "调整队列", act_set_priority: "调整优先级", act_listen: "监听", act_whisper: "耳语", act_barge: "强插",
-  c_priority: "优先级", c_call_id: "通话", c_state: "状态", c_reason: "原因"});
+  c_priority: "优先级", c_call_id: "通话", c_state: "状态", c_reason: "原因",
+  a_users: "用户", u_name: "用户名", u_role: "角色", u_state: "状态", u_sessions: "在线会话", u_enabled: "正常",
+  u_disabled: "已停用", u_disable: "停用", u_enable: "启用", u_signout: "全部下线",
+  u_note: "停用：拒绝登录并立即结束该用户的全部会话；全部下线：结束会话，可重新登录。立即生效并记录。",
+  role_agent: "话务员", role_supervisor: "值班长", role_admin: "管理员", role_department: "承办单位",
+  u_err_cannot_disable_self: "不能停用自己的账号", sec_users: "用户", act_disable: "停用", act_enable: "启用",
+  act_signout: "全部下线"});
 Object.assign(TEXTS.en, {a_agents: "Agents", a_queues: "Queues", a_shifts: "Shifts", a_skills: "Skills",
   a_ivr: "IVR menus", a_audit: "Audit trail", a_note: "Every edit is checked with the config file's rules and recorded (who, when, before, after); it takes effect at restart.",
   a_save: "Save", a_add: "Add", a_delete: "Delete", a_saved: "Saved", a_editor: "Open the IVR editor",
@@ -31,7 +37,13 @@ Object.assign(TEXTS.en, {a_agents: "Agents", a_queues: "Queues", a_shifts: "Shif
   sec_agents: "Agents", sec_queues: "Queues", sec_shifts: "Shifts", sec_ivr: "IVR menu", sec_supervisor: "Supervisor",
   act_force_ready: "Made ready", act_force_not_ready: "Made not ready", act_force_logged_out: "Logged out",
   act_set_queues: "Queues changed", act_set_priority: "Priority changed", act_listen: "Listened", act_whisper: "Whispered",
-  act_barge: "Barged in", c_priority: "Priority", c_call_id: "Call", c_state: "State", c_reason: "Reason"});
+  act_barge: "Barged in", c_priority: "Priority", c_call_id: "Call", c_state: "State", c_reason: "Reason",
+  a_users: "Users", u_name: "User", u_role: "Role", u_state: "State", u_sessions: "Open sessions", u_enabled: "Enabled",
+  u_disabled: "Disabled", u_disable: "Disable", u_enable: "Enable", u_signout: "Sign out everywhere",
+  u_note: "Disable: sign-ins refused and every session of the user ended now. Sign out everywhere: sessions ended, the user may sign in again. Takes effect at once and is recorded.",
+  role_agent: "Agent", role_supervisor: "Supervisor", role_admin: "Administrator", role_department: "Department",
+  u_err_cannot_disable_self: "You cannot disable your own user", sec_users: "User", act_disable: "Disabled",
+  act_enable: "Enabled", act_signout: "Signed out everywhere"});
 translatePage();
 const COLUMNS = {
   agents: ["id", "name", "endpoint", "team", "queues", "skills"],
@@ -100,6 +112,7 @@ async function showSection(section) {
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.section === section);
   const box = $("content");
   box.textContent = "";
+  if (section === "users") return showUsers(box);
   if (section === "ivr") return showIvr(box);
   if (section === "skills") return showSkills(box);
   if (section === "audit") return showAudit(box);
@@ -176,6 +189,37 @@ function summary(value) {
   if (typeof value !== "object") return String(value);
   return Object.entries(value).map(([k, v]) => (t("c_" + k) !== "c_" + k ? t("c_" + k) : k === "version" ? t("a_version") : k === "note" ? t("a_note") : k)
     + "：" + (k === "version" ? "v" + v : show(v))).join("；");
+}
+
+// Users: disable / enable / sign out everywhere (server-side sessions; callcenter/web/users_api.py).
+async function showUsers(box) {
+  const note = document.createElement("p"); note.className = "muted"; note.textContent = t("u_note"); box.appendChild(note);
+  const r = await api("GET", "/api/admin/users");
+  const tb = table("items-users", ["u_name", "u_role", "u_state", "u_sessions", ""]);
+  for (const u of r.data.users || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.user = u.username;
+    cell(tr, u.display_name === u.username ? u.username : u.username + " " + u.display_name);
+    cell(tr, t("role_" + u.role));
+    cell(tr, t(u.disabled ? "u_disabled" : "u_enabled")).className = u.disabled ? "row-error" : "";
+    cell(tr, String(u.open_sessions));
+    const td = cell(tr, "");
+    const status = document.createElement("span"); status.className = "row-status";
+    for (const [action, label] of [[u.disabled ? "enable" : "disable", u.disabled ? "u_enable" : "u_disable"], ["signout", "u_signout"]]) {
+      const b = document.createElement("button");
+      b.textContent = t(label); b.dataset.action = action;
+      b.addEventListener("click", async () => {
+        const res = await api("POST", "/api/admin/users/" + encodeURIComponent(u.username) + "/" + action);
+        if (res.ok) { await showSection("users"); return; }
+        const known = "u_err_" + res.data.error;
+        status.className = "row-status row-error"; status.textContent = t(known) !== known ? t(known) : t("error");
+      });
+      td.appendChild(b);
+    }
+    td.appendChild(status);
+    tb.appendChild(tr);
+  }
+  box.appendChild(tb);
 }
 
 async function showAudit(box) {

@@ -81,6 +81,8 @@ const view = new CM.EditorView({
     CM.EditorState.phrases.of(LANG === "zh" ? ZH_PHRASES : {}),
     CM.EditorView.updateListener.of((u) => { if (u.docChanged) markDirty(); }),
     CM.keymap.of([{key: "Mod-s", preventDefault: true, run: () => { $("save").click(); return true; }}]),
+    // The page's Content-Security-Policy admits inline styles only with the response's nonce.
+    CM.EditorView.cspNonce.of(document.querySelector("meta[name=csp-nonce]").content),
   ],
 });
 window.ivrEditor = view;  // for the browser test and the console
