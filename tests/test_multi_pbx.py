@@ -194,3 +194,22 @@ def test_a_restart_hands_each_pbx_resync_its_own_open_calls(tmp_path: Path) -> N
     assert set(b.resync.restored) == {"b:1772413200.1", "b:1772413200.2"}
     assert a.resync.blind_since == b.resync.blind_since == at
     daemon.store.close()
+
+
+def test_one_pbx_device_list_frees_only_its_own_agents(tmp_path: Path) -> None:
+    """PJSIP/1001 exists on both PBXs: a DeviceStateChange on A is A's agent's, and A's resync (whose
+    DeviceStateList names only A's phones) must not take B's busy agents as free."""
+    from datetime import UTC, datetime
+
+    from asterisk.ami.codec import Message
+
+    cfg = any_ports(load(two_pbx_yaml({"a": 5038, "b": 5039}, tmp_path)))
+    daemon = Daemon(cfg, spool_dir=tmp_path)
+    flow, (a, b) = daemon.flow, daemon.pbxs.links
+    at = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    b._on_event(Message([("Event", "DeviceStateChange"), ("Device", "PJSIP/1001"), ("State", "INUSE")]), 0.0)
+    assert flow.device_states == {"2001": "INUSE"}  # B's agent on PJSIP/1001, not A's
+    a.resync.calls.devices_seen({"PJSIP/1002": "INUSE"}, at)
+    assert flow.device_states["2001"] == "INUSE"  # untouched by A's list
+    assert flow.device_states["1002"] == "INUSE" and flow.device_states["1001"] == "NOT_INUSE"
+    daemon.store.close()
