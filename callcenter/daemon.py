@@ -143,7 +143,7 @@ class Daemon:
                                   on_menu=self.incidents.on_ivr)
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
-                               manual_agents=self.manual_agents)
+                               manual_agents=self.manual_agents, ami_of=lambda cid: self.pbxs.link_of(cid).ami)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
                              state_dir=state_dir, more_routes=self.incidents.routes,

@@ -212,4 +212,6 @@ def test_one_pbx_device_list_frees_only_its_own_agents(tmp_path: Path) -> None:
     a.resync.calls.devices_seen({"PJSIP/1002": "INUSE"}, at)
     assert flow.device_states["2001"] == "INUSE"  # untouched by A's list
     assert flow.device_states["1002"] == "INUSE" and flow.device_states["1001"] == "NOT_INUSE"
+    # The desktop's call controls go to the PBX of the agent's call.
+    assert daemon.desk.ami_of("b:1772413200.1") is b.ami and daemon.desk.ami_of("a:1772413200.1") is a.ami
     daemon.store.close()
