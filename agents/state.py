@@ -90,9 +90,11 @@ RING_FAILURE_REASONS: dict[str, str] = {
 }
 
 # Codes an agent (or supervisor) may give for not_ready. "missed", "busy", "unreachable" come from the
-# engine after a failed offer; "login" is the state right after logging in.
+# engine after a failed offer; "login" is the state right after logging in; "desk_offline" the daemon gives
+# when the agent's desk page stops sending heartbeats (callcenter/desk.py).
 NOT_READY_REASONS: frozenset[str] = frozenset(
-    {"break", "meal", "training", "meeting", "missed", "busy", "unreachable", "login", "shift", "other"}
+    {"break", "meal", "training", "meeting", "missed", "busy", "unreachable", "login", "shift", "desk_offline",
+     "other"}
 )
 
 

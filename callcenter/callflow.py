@@ -46,6 +46,7 @@ from callcenter.resync.plan import Kind, KnownCall, Live, LiveChannel
 from metrics.live import LiveStats
 from queueing import (
     AgentDeviceChanged,
+    AgentQueuesChanged,
     AgentStateChanged,
     CallEnded,
     CallLeft,
@@ -139,6 +140,10 @@ class CallFlow:
         self.endpoints = endpoints
         self.queue_names = list(queue_names)
         self.send, self.recorded, self.ringing = send, recorded, ringing
+        #: an agent's phone answered a call (the desk: a held caller's ring-back is picked up)
+        self.answered: Callable[[str, datetime], None] = lambda _c, _t: None
+        #: a held caller's ring-back was not answered (the desk shows them held again)
+        self.ring_back_failed: Callable[[str, datetime], None] = lambda _c, _t: None
         self.stats = stats or DaemonStats()
         self.now = now
         self.tracker = CallTracker()
@@ -224,6 +229,7 @@ class CallFlow:
         known = self.ledger.calls.get(f.uniqueid)
         if known is not None and known.fallback_queue:
             return  # app_queue's own Dial: its AgentConnect says who answered (_fallback_answered)
+        self.answered(f.uniqueid, f.at)
         entry = self.ledger.answered(f.uniqueid, f.at)
         if entry is None or entry.agent_id is None:
             return
@@ -241,6 +247,12 @@ class CallFlow:
             return
         entry = self.ledger.calls.get(f.uniqueid)
         if entry is None or entry.offer_agent is None:
+            return
+        if self.engine.call_state(f.uniqueid) is CallState.TALKING:
+            # A held caller rang their agent again and nobody answered: the caller is back in [cc-hold], still
+            # the agent's call for the ACD (no offer failed); the desk shows them held, to take back.
+            if status in DIAL_FAILURES:
+                self.ring_back_failed(f.uniqueid, f.at)
             return
         agent = entry.offer_agent
         self.ledger.offer_failed(f.uniqueid)
@@ -373,6 +385,9 @@ class CallFlow:
                 self.timers.start(cmd.key, cmd.due)
             elif isinstance(cmd, CancelTimer):
                 self.timers.cancel(cmd.key)
+            elif isinstance(cmd, AgentQueuesChanged):
+                self.live.agent_queues[cmd.agent_id] = cmd.new  # the wallboard's ready-per-queue counts
+                log.info("agent %s now serves %s (by %s)", cmd.agent_id, ",".join(cmd.new), cmd.by)
             elif isinstance(cmd, AgentStateChanged):
                 self.live.set_agent_state(cmd.agent_id, cmd.new.value)
                 log.debug("agent %s: %s -> %s (%s)", cmd.agent_id, cmd.old, cmd.new, cmd.reason)

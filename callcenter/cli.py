@@ -72,6 +72,12 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
     return tickets_main(args)
 
 
+def _cmd_retention(args: argparse.Namespace) -> int:
+    from callcenter.retention_cli import main as retention_main
+
+    return retention_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="callcenter",
@@ -135,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     tickets_arguments(tk)
     tk.set_defaults(func=_cmd_tickets)
+
+    rt = sub.add_parser("retention", help="personal information: mask callers' numbers past security.retention_days")
+    from callcenter.retention_cli import add_arguments as retention_arguments
+
+    retention_arguments(rt)
+    rt.set_defaults(func=_cmd_retention)
 
     from callcenter.reports.cli import add_report_commands  # report daily | departments | topics | seed-month
 

@@ -39,8 +39,10 @@ from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
 from callcenter.pbxs import PbxLinks, PbxNames, ami_tls_context, site_engine
 from callcenter.resync import OpenCallJournal
+from callcenter.retention import RetentionJob, run_daily
 from callcenter.screenpop import ScreenPop, store_history_source
 from callcenter.staffing_live import run_risk
+from callcenter.supervisor import SupervisorDesk
 from callcenter.survey_calls import AgiCalls
 from callcenter.timers import TimerService
 from callcenter.web import serve as serve_web
@@ -53,7 +55,7 @@ from incidents.desk import IncidentDesk
 from metrics.agents import AgentTimeline
 from metrics.kpi import day_bounds
 from metrics.live import LiveStats
-from metrics.prom import ResyncCollector
+from metrics.prom import AgiCollector, ResyncCollector
 from metrics.prom import register as register_collectors
 from queueing import AgentStateChanged
 from queueing.timerkeys import is_timer_key
@@ -89,6 +91,8 @@ class Daemon:
         db_key = hashlib.sha256(cfg.database.url.encode()).hexdigest()[:12]
         self.writer = RecordWriter(self.store, state_dir / f"callcenter-spool-{db_key}.jsonl")
         self.journal = OpenCallJournal(state_dir / f"callcenter-open-{db_key}.jsonl")
+        #: callers' numbers and names past security.retention_days masked, daily (个人信息保护法)
+        self.retention = RetentionJob(self.store, state_dir, cfg.security.retention_days)
         self.live = LiveStats(
             target=cfg.centre.connection_rate_target,
             tz=cfg.centre.timezone,
@@ -132,6 +136,8 @@ class Daemon:
         self.registry.register(ResyncCollector(self.resync.stats, self.ami.stats, self.tracker))
         # Tickets (工单) on the same store; one task runs escalation and follow-up (回访) calls.
         self.tickets = TicketService.from_config(self.store, cfg)
+        # A desk ticket saved before its call's record exists gets the caller once the record is written.
+        self.writer.on_written = lambda records: self.tickets.calls_recorded(records, self.clock.now())
         self.ticket_timers = FollowUpDialer(self.tickets, cfg.tickets.followup, self._originate,
                                             now=self.clock.now, language=cfg.centre.language)
         #: after-call and follow-up survey answers onto their tickets (tickets/survey.py), off the AGI session
@@ -141,13 +147,20 @@ class Daemon:
                                       number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self.incidents.on_ivr)
+        self.registry.register(AgiCollector(self.agi.stats))  # the first PBX's listener
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
-                               manual_agents=self.manual_agents, ami_of=lambda cid: self.pbxs.link_of(cid).ami)
+                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu,
+                               ami_of=lambda cid: self.pbxs.link_of(cid).ami)
         self.flow.ringing = self.desk.ringing  # the screen-pop
+        self.flow.answered, self.flow.ring_back_failed = self.desk.answered, self.desk.ring_back_failed  # held callers
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
                              state_dir=state_dir, more_routes=self.incidents.routes,
                              sessions=SessionStore(self.store.engine, hours=cfg.web.session_hours))
+        self.supervisor = SupervisorDesk(flow=self.flow, desk=self.desk, cfg=cfg, menu=lambda: self.ivr.current().menu,
+                                         audit=self.web.config_editor.audit, shift_rules=self.shift_rules,
+                                         ami=self.ami, now=self.clock.now, manual_agents=self.manual_agents)
+        self.web.supervisor = self.supervisor
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None
 
     # ------------------------------------------------------------------ lifecycle
@@ -201,12 +214,14 @@ class Daemon:
                 *(tg.create_task(work(), name=name) for name, work in self.pbxs.workers()),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
                 tg.create_task(self.screenpop.run(), name="screenpop"),
+                tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"),
                 tg.create_task(self.ticket_timers.run(), name="ticket-timers"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
             ]
             if self._mqtt_stats is not None:
                 tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
             tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
+            tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             for link in self.pbxs.links:
                 await link.agi.wait_listening()
@@ -240,7 +255,9 @@ class Daemon:
         """Live figures start from the store, so a restart changes no figure (today and the last 24 h)."""
         now = self.clock.now()
         since = min(day_bounds(now, self.cfg.centre.timezone)[0], now - timedelta(hours=24))
-        self.live.add_records(self.store.records(since))
+        records = self.store.records(since)
+        self.live.add_records(records)
+        self.supervisor.load(records)  # calls and talk time per agent today
         # Calls recorded while the database was away are in the spool, not yet in the store.
         self.live.add_records(r for r in self.writer.spooled_records() if r.ended_at >= since)
         for iv in self.agent_log.intervals(since):
@@ -277,6 +294,7 @@ class Daemon:
         record = self.pbx_names.stamp(record)
         self.writer.submit(record)
         self.resync.recorded(record.call_id)
+        self.supervisor.recorded(record)
 
     def _agent_changed(self, cmd: AgentStateChanged) -> None:
         closed = self.agent_timeline.change(cmd.agent_id, cmd.new.value, cmd.reason, cmd.at)

@@ -83,8 +83,9 @@ class CallLedger:
         self.closed = 0
         # Ids of the last calls closed (insertion order = age): a fact that arrives after the hang-up (the
         # FastAGI session of a caller who hung up in the IVR ends after AMI's Hangup) must not open the
-        # call again, or it would stay in `calls` forever (found by bench/soak.py).
-        self._recently_closed: dict[str, None] = {}
+        # call again, or it would stay in `calls` forever (found by bench/soak.py). The value is the caller
+        # (number, name): an agent's ticket saved before the record reaches the database is bound to the call.
+        self._recently_closed: dict[str, tuple[str, str]] = {}
         self.late_facts = 0  # facts for a call already closed, dropped
 
     def __len__(self) -> int:
@@ -100,9 +101,16 @@ class CallLedger:
             self.calls[call_id] = e
         return e
 
-    def _closing(self, call_id: str) -> None:
+    def caller_of(self, call_id: str) -> tuple[str, str] | None:
+        """(number, name) of a call in flight or closed a moment ago; None for a call this ledger never had."""
+        e = self.calls.get(call_id)
+        if e is not None:
+            return e.caller_number, e.caller_name
+        return self._recently_closed.get(call_id)
+
+    def _closing(self, e: CallEntry) -> None:
         self.closed += 1
-        self._recently_closed[call_id] = None
+        self._recently_closed[e.call_id] = (e.caller_number, e.caller_name)
         if len(self._recently_closed) > RECENTLY_CLOSED:
             del self._recently_closed[next(iter(self._recently_closed))]
 
@@ -255,7 +263,7 @@ class CallLedger:
         e = self.calls.pop(call_id, None)
         if e is None:
             return None
-        self._closing(call_id)
+        self._closing(e)
         ended = max(at, e.entered_at, e.queued_at or at, e.offered_at or at, e.answered_at or at)
         outcome = e.outcome()
         wait = None
@@ -295,7 +303,7 @@ class CallLedger:
         e = self.calls.pop(call_id, None)
         if e is None:
             return None
-        self._closing(call_id)
+        self._closing(e)
         return CallRecordData(
             call_id=e.call_id, linkedid=e.linkedid or e.call_id, caller_number=e.caller_number,
             caller_name=e.caller_name, channel=e.channel, ivr_path=e.ivr_path, language=e.language,

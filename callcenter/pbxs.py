@@ -228,7 +228,8 @@ class PbxLink:
                                endpoints=endpoints, in_store=in_store)
         self.executor = PbxExecutor(self.ami, flow, self.resync, action_timeout=ami.action_timeout,
                                     stats=stats, now=now)
-        self.agi = AgiServer(pbx.agi.host, pbx.agi.port, self._agi_session)
+        self.agi = AgiServer(pbx.agi.host, pbx.agi.port, self._agi_session, idle_timeout=pbx.agi.idle_timeout_seconds,
+                             max_connections=pbx.agi.max_connections)
 
     def owns(self, call_id: str) -> bool:
         return self.names.of(call_id) == self.name

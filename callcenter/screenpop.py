@@ -70,6 +70,7 @@ class RingingCall:
     queued_at: datetime | None
     rang_at: datetime
     offers: int = 1
+    ivr_words: tuple[str, ...] = ()  # the caller's IVR choices in words (callcenter/ivr_words.py)
 
 
 def ivr_choices(path: str) -> list[dict[str, str]]:
@@ -80,6 +81,14 @@ def ivr_choices(path: str) -> list[dict[str, str]]:
         if sep:
             out.append({"menu": node, "digits": digits})
     return out
+
+
+#: what Asterisk puts where the caller's name is not known: the pop shows no name then, not these
+NO_NAME = frozenset({"<unknown>", "unknown", "anonymous", "<anonymous>"})
+
+
+def caller_name(name: str) -> str:
+    return "" if name.strip().lower() in NO_NAME else name.strip()
 
 
 def iso(at: datetime | None) -> str | None:
@@ -94,9 +103,10 @@ def offer_payload(call: RingingCall, history: History, *, published_at: float | 
         "call_id": call.call_id,
         "agent_id": call.agent_id,
         "caller_number": call.caller_number,
-        "caller_name": call.caller_name,
+        "caller_name": caller_name(call.caller_name),
         "ivr_path": call.ivr_path,
         "ivr_choices": ivr_choices(call.ivr_path),
+        "ivr_words": list(call.ivr_words),
         "queue": call.queue,
         "queue_label": call.queue_label,
         "waited_seconds": round(max(0.0, waited), 1),
@@ -341,6 +351,7 @@ class ScreenPop:
                     await client.publish(f"{self.prefix}/agents/status", b"online", qos=1, retain=True)
                     for topic, body in list(self._retained.items()):
                         await client.publish(topic, body, qos=1, retain=True)
+                    _reraise_swallowed_cancel()  # a stop that landed in those publishes would else hang here
                     try:
                         await self._drain_all(client)
                     except asyncio.CancelledError:  # a clean stop: say so before the DISCONNECT

@@ -20,11 +20,12 @@ from callcenter.web.desktop import desktop_routes
 from callcenter.web.ivr_api import ivr_routes
 from callcenter.web.sessions import SessionStore
 from callcenter.web.sse import StreamRegistry
+from callcenter.web.supervisor import SupervisorBackend, supervisor_routes
 from callcenter.web.tickets_api import tickets_routes
 from callcenter.web.twilio import SmsReplies, TwilioIvr, sms_routes, twilio_routes
 from callcenter.web.users_api import users_routes
 from config.models import Config
-from tickets.service import TicketService
+from tickets.service import PendingCall, TicketService
 
 
 class DaemonWeb:
@@ -42,6 +43,8 @@ class DaemonWeb:
                                           state_dir / "config-edits.yaml")
         #: SMS follow-up replies (callcenter/web/twilio.py), with tickets.twilio
         self.sms_replies: SmsReplies | None = None
+        #: the supervisor's console (callcenter/supervisor.py), set by the daemon before the app is built
+        self.supervisor: SupervisorBackend | None = None
 
     def app(self, snapshot: Callable[[], dict[str, Any]], metrics_text: Callable[[], tuple[bytes, str]]) -> Starlette:
         cfg = self.cfg
@@ -64,7 +67,7 @@ class DaemonWeb:
 
     def _routes(self, streams: StreamRegistry) -> list[BaseRoute]:
         lang, name = self.cfg.centre.language, self.cfg.centre.name
-        choices = ticket_choices(self.tickets, lang)
+        choices = ticket_choices(self.tickets, lang, self.cfg.centre.timezone)
         return [
             *desktop_routes(self.desk, self.users, language=lang, centre_name=name, streams=streams,
                             choices=choices),
@@ -73,10 +76,18 @@ class DaemonWeb:
             *admin_routes(self.config_editor, language=lang, centre_name=name),
             *self._ivr_routes(),
             *tickets_routes(self.tickets, now=self.now, language=lang, centre_name=name,
-                            audit=self.config_editor.audit.append),
+                            audit=self.config_editor.audit.append, pending_call=self.pending_call),
             *self._sms_routes(),
             *(self.more_routes() if self.more_routes is not None else []),
+            *(supervisor_routes(self.supervisor, language=lang, centre_name=name, streams=streams,
+                                queues={q.name: q.label(lang) for q in self.cfg.queues})
+              if self.supervisor is not None else []),
         ]
+
+    def pending_call(self, call_id: str) -> PendingCall | None:
+        """A call the ledger knows (in flight, or closed a moment ago) for a ticket saved before its record."""
+        caller = self.desk.flow.ledger.caller_of(call_id)
+        return PendingCall(call_id, *caller) if caller is not None else None
 
     def _ivr_routes(self) -> list[BaseRoute]:
         """IVR versions (admin API and page) and, when configured, the Twilio webhook."""

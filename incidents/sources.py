@@ -94,6 +94,16 @@ class IncidentTickets:
         found = self.service.query(self.desk, since=since, until=until, limit=5000)
         return [t.number for t in found if t.is_open and t.number not in linked and looks_like(ref, t, gazetteer)]
 
+    def incidents_for(self, number: str, refs: Iterable[IncidentRef], gazetteer: Gazetteer | None = None,
+                      ) -> list[IncidentRef]:
+        """The incidents an open, unlinked ticket looks like (the desk's 同源件 suggestion for it)."""
+        ticket = self.service.get(number, self.desk)
+        with self.engine.connect() as conn:
+            taken = conn.execute(select(LINKS.c.id).where(LINKS.c.ticket == number)).first() is not None
+        if taken or not ticket.is_open:
+            return []
+        return [ref for ref in refs if looks_like(ref, ticket, gazetteer)]
+
     def link(self, ref: IncidentRef, number: str, by: str, at: datetime) -> bool:
         """Link one ticket (the desk's one click); True if it became the lead."""
         ticket = self.service.get(number, self.desk)

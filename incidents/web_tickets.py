@@ -2,6 +2,7 @@
 
     GET  /api/incidents/{n}/tickets        {"lead", "linked": [...], "suggested": [...]} (centre roles)
     POST /api/incidents/{n}/tickets        {"ticket"}: link it (the desk's one click; agents too)
+    GET  /api/incidents/suggest?ticket=T   the active incidents ticket T looks like (the desk's 同源件 button)
     POST /api/incidents/{n}/dispatch       {"department"}: the lead alone is dispatched (supervisor)
     POST /api/incidents/{n}/answer-all     every follower gets the lead's reply (supervisor)
     POST /api/work-alerts                  {"subject", "department", "text", "hours"} (supervisor)
@@ -82,6 +83,18 @@ def incident_ticket_routes(board: IncidentBoard, tickets: IncidentTickets, alert
         lead = guarded(lambda: tickets.link(ref, number, _who(request), now()))
         return JSONResponse({"ticket": number, "lead": lead}, status_code=201)
 
+    @requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+    async def suggest(request: Request) -> Response:
+        number = request.query_params.get("ticket", "")
+        if not number or len(number) > 40:
+            raise WebError(400, "bad_request", "'ticket' is a ticket number")
+        by_key = {i.candidate.id: i for i in board.active()}
+        refs = [IncidentRef(i.candidate.id, i.candidate.what, i.candidate.where) for i in by_key.values()]
+        found = guarded(lambda: tickets.incidents_for(number, refs))
+        return JSONResponse({"ticket": number, "incidents": [
+            {"number": by_key[r.key].number, "what": r.what, "where": r.where, "calls": by_key[r.key].candidate.calls,
+             "state": str(by_key[r.key].state)} for r in found]})
+
     @requires(Role.SUPERVISOR, Role.ADMIN)
     async def dispatch(request: Request) -> Response:
         ref, department = _ref(board, request), _text(await _body(request), "department", 64)
@@ -126,6 +139,7 @@ def incident_ticket_routes(board: IncidentBoard, tickets: IncidentTickets, alert
         return JSONResponse(_alert_json(done, now()))
 
     return [
+        Route("/api/incidents/suggest", suggest, methods=["GET"]),
         Route("/api/incidents/{number:int}/tickets", listing, methods=["GET"]),
         Route("/api/incidents/{number:int}/tickets", link, methods=["POST"]),
         Route("/api/incidents/{number:int}/dispatch", dispatch, methods=["POST"]),

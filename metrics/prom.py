@@ -171,6 +171,7 @@ class AmiFaultCounters(Protocol):
     ping_timeouts: int
     bad_frames: int
     oversized_frames: int
+    unknown_frames: int
     callback_errors: int
 
 
@@ -235,9 +236,48 @@ class ResyncCollector:
         yield CounterMetricFamily("callcenter_ami_oversized_frames",
                                   "AMI frames over ami.max_message bytes, dropped (the reader resyncs)",
                                   value=a.oversized_frames)
+        yield CounterMetricFamily("callcenter_ami_unknown_frames",
+                                  "AMI frames that are neither event nor response, dropped (logged once a minute)",
+                                  value=a.unknown_frames)
         by_name = CounterMetricFamily("callcenter_ami_events_ignored_by_name",
                                       "AMI events of no interest by event name (50 names, then _other)",
                                       labels=["event"])
         for event, count in sorted(self.tracker.ignored_names.counts.items()):
             by_name.add_metric([event], count)
         yield by_name
+
+
+class AgiCounters(Protocol):
+    connections: int
+    active: int
+    completed: int
+    hangups: int
+    errors: int
+    protocol_errors: int
+    env_timeouts: int
+    idle_timeouts: int
+    refused: int
+
+
+class AgiCollector:
+    """Prometheus: the FastAGI server's sessions (open now, refused at the cap, timed out, dropped)."""
+
+    def __init__(self, agi: AgiCounters) -> None:
+        self.agi = agi
+
+    def collect(self) -> Iterator[Metric]:
+        a = self.agi
+        yield GaugeMetricFamily("callcenter_agi_sessions_open", "FastAGI connections open now", value=a.active)
+        for name, doc, value in (
+            ("callcenter_agi_connections", "FastAGI connections accepted", a.connections),
+            ("callcenter_agi_completed", "FastAGI sessions whose handler ended normally", a.completed),
+            ("callcenter_agi_hangups", "FastAGI sessions ended by the caller hanging up", a.hangups),
+            ("callcenter_agi_errors", "FastAGI sessions whose handler failed", a.errors),
+            ("callcenter_agi_refused", "FastAGI connections refused: agi.max_connections were open", a.refused),
+            ("callcenter_agi_idle_timeouts", "FastAGI sessions closed: no reply within a command's wait plus "
+             "agi.idle_timeout_seconds", a.idle_timeouts),
+            ("callcenter_agi_env_timeouts", "FastAGI connections that sent no environment in time", a.env_timeouts),
+            ("callcenter_agi_protocol_errors", "FastAGI connections dropped for garbage or oversized input",
+             a.protocol_errors),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)

@@ -5,6 +5,7 @@ from agents.state import AgentInput, AgentState, IllegalTransition
 from .callstate import CallInput, CallState, IllegalCallTransition, allows, next_call_state
 from .commands import (
     OUTCOMES,
+    AgentQueuesChanged,
     AgentStateChanged,
     Announce,
     CallMoved,
@@ -25,6 +26,7 @@ from .errors import (
     UnknownCall,
     UnknownEvent,
     UnknownQueue,
+    WrongAgentState,
     WrongCallState,
 )
 from .events import (
@@ -40,10 +42,12 @@ from .events import (
     CallTransferred,
     Event,
     EventError,
+    ExtendWrapUp,
     ForceAgentState,
     MoveCall,
     OfferAnswered,
     OfferFailed,
+    SetAgentQueues,
     SetCallPriority,
     TimerFired,
 )
@@ -64,6 +68,7 @@ __all__ = [
     "AgentLoggedIn",
     "AgentLoggedOut",
     "AgentNotReady",
+    "AgentQueuesChanged",
     "AgentReady",
     "AgentSpec",
     "AgentState",
@@ -89,6 +94,7 @@ __all__ = [
     "EscalationStep",
     "Event",
     "EventError",
+    "ExtendWrapUp",
     "Fallback",
     "ForceAgentState",
     "IllegalCallTransition",
@@ -102,6 +108,7 @@ __all__ = [
     "PlaceCallback",
     "PreferTimer",
     "QueueSpec",
+    "SetAgentQueues",
     "SetCallPriority",
     "ShiftCloseTimer",
     "ShiftGate",
@@ -115,6 +122,7 @@ __all__ = [
     "UnknownEvent",
     "UnknownQueue",
     "WrapUpTimer",
+    "WrongAgentState",
     "WrongCallState",
     "allows",
     "next_call_state",

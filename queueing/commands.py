@@ -81,6 +81,17 @@ class CallMoved:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentQueuesChanged:
+    """A supervisor changed the queues an agent serves."""
+
+    agent_id: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Announce:
     """Tell the caller the place (1 = next) and the expected wait in seconds."""
 
@@ -97,5 +108,6 @@ Command = (
     | AgentStateChanged
     | CallOutcome
     | CallMoved
+    | AgentQueuesChanged
     | Announce
 )

@@ -6,8 +6,10 @@ The pydantic loader in config/ builds these; the engine never reads files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from itertools import pairwise
+from typing import Protocol
 
 
 class Strategy(Enum):
@@ -143,3 +145,13 @@ class EngineConfig:
             for name in a.queues:
                 if name not in known:
                     raise ConfigError(f"agent {a.id!r}: unknown queue {name!r}")
+
+
+class ShiftGate(Protocol):
+    """What the engine asks of the shift rules (agents/shifts.py implements it)."""
+
+    def ready_allowed(self, agent_id: str, at: datetime) -> bool: ...
+
+    def offers_close_at(self, agent_id: str, at: datetime) -> datetime | None: ...
+
+    def logout_at(self, agent_id: str, at: datetime) -> datetime | None: ...

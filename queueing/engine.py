@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import count
-from typing import Any, Protocol
+from typing import Any
 
 from agents.state import FORCE_INPUTS, RING_FAILURE_REASONS, AgentInput, AgentState, next_state
 from records.model import Outcome
@@ -18,6 +18,7 @@ from records.model import Outcome
 from . import events as ev
 from .callstate import FALLBACK_OUTCOMES, CallInput, CallState, next_call_state
 from .commands import (
+    AgentQueuesChanged,
     AgentStateChanged,
     Announce,
     CallMoved,
@@ -28,12 +29,13 @@ from .commands import (
     PlaceCallback,
     StartTimer,
 )
-from .config import EngineConfig
+from .config import EngineConfig, ShiftGate
 from .errors import (
     DuplicateCall,
     NotOnShift,
     UnknownAgent,
     UnknownEvent,
+    WrongAgentState,
     WrongCallState,
 )
 from .index import WaitingCalls
@@ -56,16 +58,6 @@ WAITING, RINGING, TALKING = CallState.WAITING, CallState.RINGING, CallState.TALK
 Out = list[Command]
 
 
-class ShiftGate(Protocol):
-    """What the engine asks of the shift rules (agents/shifts.py implements it)."""
-
-    def ready_allowed(self, agent_id: str, at: datetime) -> bool: ...
-
-    def offers_close_at(self, agent_id: str, at: datetime) -> datetime | None: ...
-
-    def logout_at(self, agent_id: str, at: datetime) -> datetime | None: ...
-
-
 class Engine(Routing):
     def __init__(self, config: EngineConfig, shifts: ShiftGate | None = None) -> None:
         super().__init__(config)
@@ -79,6 +71,7 @@ class Engine(Routing):
             ev.AgentNotReady: self._on_not_ready,
             ev.AgentLoggedOut: self._on_logged_out,
             ev.ForceAgentState: self._on_force,
+            ev.ExtendWrapUp: self._on_extend_wrapup,
             ev.CallQueued: self._on_queued,
             ev.CallLeft: self._on_left,
             ev.OfferAnswered: self._on_answered,
@@ -88,6 +81,7 @@ class Engine(Routing):
             ev.TimerFired: self._on_timer,
             ev.MoveCall: self._on_move,
             ev.SetCallPriority: self._on_priority,
+            ev.SetAgentQueues: self._on_agent_queues,
             ev.CallbackRequested: self._on_callback,
             ev.AgentDeviceChanged: self._on_device,
         }
@@ -172,6 +166,16 @@ class Engine(Routing):
             else:
                 self._index(a, e.at, out)
                 self._dispatch_agent(a, e.at, out)
+
+    def _on_extend_wrapup(self, e: ev.ExtendWrapUp, out: Out) -> None:
+        """More wrap-up time: the running wrap-up timer is replaced by one due ``seconds`` from now."""
+        a = self._agent(e.agent_id)
+        if a.state is not AgentState.WRAP_UP:
+            raise WrongAgentState(f"agent {a.id!r} is {a.state.value}, not in wrap-up")
+        if a.wrap_key is not None:
+            out.append(CancelTimer(a.wrap_key))
+        a.wrap_key = WrapUpTimer(a.id, next(self._timer_ids))
+        out.append(StartTimer(a.wrap_key, e.at + timedelta(seconds=e.seconds)))
 
     def _check_shift(self, a: AgentRecord, at: datetime) -> None:
         if self.shifts is not None and not self.shifts.ready_allowed(a.id, at):
@@ -411,6 +415,17 @@ class Engine(Routing):
             self._unwait(c)
             self._wait(c)
             self._dispatch_call(c, e.at, out)
+
+    def _on_agent_queues(self, e: ev.SetAgentQueues, out: Out) -> None:
+        a = self._agent(e.agent_id)
+        for q in e.queues:
+            self._queue_spec(q)  # an unknown queue raises before anything changes
+        if e.queues == a.queues:
+            return
+        old = a.queues
+        self._set_queues(a, e.queues)
+        out.append(AgentQueuesChanged(a.id, old, e.queues, e.at, e.by))
+        self._dispatch_agent(a, e.at, out)  # a ready agent may take a caller of the new queue at once
 
     # ----------------------------------------------------------------------------------- timers
 

@@ -33,6 +33,12 @@ class WrongCallState(EngineError):
     slug = "wrong_call_state"
 
 
+class WrongAgentState(EngineError):
+    """The event does not fit the agent's state (e.g. more wrap-up time for an agent not in wrap-up)."""
+
+    slug = "wrong_agent_state"
+
+
 class NotOnShift(EngineError):
     slug = "agent_not_on_shift"
 
@@ -50,5 +56,6 @@ __all__ = [
     "UnknownCall",
     "UnknownEvent",
     "UnknownQueue",
+    "WrongAgentState",
     "WrongCallState",
 ]

@@ -207,6 +207,19 @@ class ForceAgentState(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ExtendWrapUp(_Event):
+    """The agent asks for more wrap-up time: the wrap-up now ends ``seconds`` from ``at``."""
+
+    at: datetime
+    agent_id: str
+    seconds: float
+
+    def _check(self) -> None:
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int | float) or not 0 < self.seconds <= 3600:
+            raise EventError(f"wrap-up extension must be 0 < seconds <= 3600, got {self.seconds!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class MoveCall(_Event):
     at: datetime
     call_id: str
@@ -224,6 +237,22 @@ class SetCallPriority(_Event):
     def _check(self) -> None:
         if not isinstance(self.priority, int):
             raise EventError(f"priority must be an int, got {self.priority!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SetAgentQueues(_Event):
+    """A supervisor moves an agent between queues: ``queues`` is the agent's whole new list (at least one)."""
+
+    at: datetime
+    agent_id: str
+    queues: tuple[str, ...]
+    by: str
+
+    def _check(self) -> None:
+        queues = tuple(self.queues) if isinstance(self.queues, (list, tuple)) else None
+        if not queues or not all(isinstance(q, str) and q for q in queues):
+            raise EventError(f"queues must be a non-empty list of queue names, got {self.queues!r}")
+        object.__setattr__(self, "queues", tuple(dict.fromkeys(queues)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +290,10 @@ Event = (
     | CallTransferred
     | TimerFired
     | ForceAgentState
+    | ExtendWrapUp
     | MoveCall
     | SetCallPriority
+    | SetAgentQueues
     | CallbackRequested
     | AgentDeviceChanged
 )

@@ -14,7 +14,7 @@ from agents.state import AgentState
 
 from .callstate import CallState
 from .config import EngineConfig, QueueSpec, Strategy
-from .errors import UnknownCall, UnknownQueue
+from .errors import UnknownAgent, UnknownCall, UnknownQueue
 from .index import ReadyAgents, WaitingCalls
 from .records import AgentRecord, CallRecord
 
@@ -59,6 +59,28 @@ class Routing:
                 self._ready[q].add(a.id, a.last_offer.get(q, 0), a.idle_since)
             else:
                 self._ready[q].add(a.id, -a.skills.get(spec.rank_skill, 0), a.idle_since)
+
+    def _set_queues(self, a: AgentRecord, queues: tuple[str, ...]) -> None:
+        """The agent serves ``queues`` from now on: memberships and ready indexes follow."""
+        indexed = any(a.id in self._ready[q] for q in a.queues)
+        if indexed:
+            self._unindex(a)
+        for q in a.queues:
+            self._members[q].remove(a.id)
+        a.queues = queues
+        for q in queues:
+            self._members[q].append(a.id)
+        if indexed:
+            self._add_ready(a)
+
+    def agent_queues(self, agent_id: str) -> tuple[str, ...]:
+        a = self._agents.get(agent_id)
+        if a is None:
+            raise UnknownAgent(f"unknown agent {agent_id!r}")
+        return a.queues
+
+    def call_priority(self, call_id: str) -> int:
+        return -self._call(call_id).key[0]
 
     def queue_length(self, queue: str) -> int:
         return self._waiting_count[queue]

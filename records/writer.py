@@ -17,7 +17,7 @@ import collections
 import logging
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from records.model import CallRecordData
@@ -76,6 +76,9 @@ class RecordWriter:
         self.inserted = 0  # of those, rows that were new (the rest were replays)
         self.spooled = 0  # records that went to the spool
         self.failures = 0  # failed database (or spool) attempts
+        #: told (in a worker thread) of records once committed: tickets bound to a call before its record
+        #: existed get the caller's fields (tickets/service.py calls_recorded). A failing hook is logged only.
+        self.on_written: Callable[[list[CallRecordData]], object] | None = None
 
     @property
     def pending(self) -> int:
@@ -217,6 +220,7 @@ class RecordWriter:
                 self.written += len(batch)
                 self.inserted += inserted
                 self._inflight = []
+                await self._tell_written(batch)
                 return
         await self._to_spool(batch)
         self._inflight = []
@@ -259,6 +263,15 @@ class RecordWriter:
         self._retries = 0
         if records:
             log.info("flushed %d spooled records to the store (%d new)", len(records), inserted)
+            await self._tell_written(records)
+
+    async def _tell_written(self, records: list[CallRecordData]) -> None:
+        if self.on_written is None:
+            return
+        try:
+            await asyncio.to_thread(self.on_written, records)
+        except Exception as exc:  # the records are safe; only what hangs on them waits for the next start
+            log.error("after writing %d records: %s", len(records), _describe(exc, self._store))
 
     def _backoff(self) -> float:
         delay = min(self.retry_max, self.retry_min * (2 ** min(self._retries, 16)))

@@ -30,6 +30,7 @@ from callcenter.web.auth import (
     verify_password,
 )
 from callcenter.web.desktop import DeskError, desktop_routes
+from callcenter.web.supervisor import supervisor_routes
 from config.loader import load_config
 from config.models import Config
 from tests.pair import EXAMPLE
@@ -66,6 +67,35 @@ class FakeDesk:
     def agents(self) -> list[dict[str, Any]]:
         return [{"agent_id": "1001", "state": "ready", "reason": ""}]
 
+    def extend_wrapup(self, agent_id: str, seconds: int) -> dict[str, Any]:
+        raise DeskError(409, "not_allowed", "not in wrap-up")
+
+    def heartbeat(self, agent_id: str) -> None:
+        self.commands.append((agent_id, "heartbeat", "", ""))
+
+    def page_options(self) -> dict[str, Any]:
+        return {"queues": {"general": "综合咨询"}, "heartbeat_seconds": 45}
+
+
+class FakeSupervisor:
+    """A SupervisorBackend without a daemon: an empty board, actions echoed."""
+
+    def board(self) -> dict[str, Any]:
+        return {"now": "2026-03-02T09:00:00+00:00", "timezone": "Asia/Shanghai", "agents": [], "queues": [],
+                "recent": []}
+
+    async def force_state(self, agent_id: str, state: str, reason: str, user: str) -> dict[str, Any]:
+        return {"ok": True, "agent_id": agent_id, "state": state, "reason": reason}
+
+    async def set_queues(self, agent_id: str, queues: list[str], user: str) -> dict[str, Any]:
+        return {"ok": True, "agent_id": agent_id, "queues": queues}
+
+    async def set_priority(self, call_id: str, priority: int, user: str) -> dict[str, Any]:
+        return {"ok": True, "call_id": call_id, "priority": priority}
+
+    async def spy(self, agent_id: str, mode: str, user: str, endpoint: str | None) -> dict[str, Any]:
+        return {"ok": True, "agent_id": agent_id, "mode": mode}
+
 
 def users() -> UserDirectory:
     return UserDirectory([
@@ -94,6 +124,8 @@ def make_app(tmp_path: Path, *, desk: FakeDesk | None = None, limiter: LoginLimi
         extra_routes=lambda streams: [
             *desktop_routes(desk, users(), language="zh", centre_name="测试中心", streams=streams, limiter=limiter),
             *admin_routes(editor, language="zh", centre_name="测试中心"),
+            *supervisor_routes(FakeSupervisor(), language="zh", centre_name="测试中心", streams=streams,
+                               queues={"general": "综合咨询"}),
         ],
         users=users(), session_secret=SECRET,
     )
@@ -131,7 +163,8 @@ def walk(app: Starlette) -> list[tuple[str, str, frozenset[Role] | None]]:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{section}", "agents").replace("{key}", "1001")
+    return path.replace("{section}", "agents").replace("{key}", "1001").replace("{agent_id}", "1001") \
+        .replace("{call_id}", "c1")
 
 
 def test_every_route_is_public_by_name_or_checks_roles(tmp_path: Path) -> None:
@@ -155,7 +188,7 @@ async def test_every_route_refuses_the_wrong_role(tmp_path: Path, role: str | No
             if roles is None:
                 continue
             admitted = role is not None and Role(role) in roles
-            if admitted and path in ("/api/desk/stream", "/logout"):
+            if admitted and path in ("/api/desk/stream", "/api/supervisor/stream", "/logout"):
                 continue  # an endless stream (the browser test reads it); signing out (tested below)
             r = await http.request(method, concrete(path), headers={"X-CSRF-Token": csrf},
                                    json={} if method in ("POST", "PUT") else None, follow_redirects=False)
@@ -163,6 +196,9 @@ async def test_every_route_refuses_the_wrong_role(tmp_path: Path, role: str | No
                 assert r.status_code in (401, 303), (method, path, r.status_code)
             elif admitted:
                 assert r.status_code not in (401, 403, 500), (role, method, path, r.status_code, r.text)
+            elif r.headers["content-type"].startswith("text/html"):  # a page: a page in the centre's language
+                assert r.status_code == 403 and method == "GET", (role, method, path, r.status_code)
+                assert 'data-error="forbidden"' in r.text and "无权访问" in r.text
             else:
                 assert r.status_code == 403, (role, method, path, r.status_code)
                 assert r.json()["error"] == "forbidden"

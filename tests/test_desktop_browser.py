@@ -69,7 +69,7 @@ async def test_agent_takes_a_call_with_its_screen_pop_and_ticket(tmp_path: Path)
             assert await page.text_content("#pop-number") == "138****8000"  # masked for the agent role
             assert await page.text_content("#pop-name") == "李先生"
             history = await page.locator("#pop-history tr").all_text_contents()
-            assert len(history) == 2 and "answered" in history[0]
+            assert len(history) == 2 and "已接通" in history[0]
             await page.wait_for_selector("#state[data-state=on_call]")
             await page.screenshot(path=str(tmp_path / "desk-pop.png"))
 

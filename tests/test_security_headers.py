@@ -18,7 +18,8 @@ from tests.security_kit import PASSWORD, base_url, client, daemon, ticket
 
 #: who opens which page
 PAGES = [(None, "/"), (None, "/login"), ("1001", "/desk"), ("1001", "/tickets"), ("root", "/admin"),
-         ("root", "/admin/ivr"), ("lead", "/incidents"), ("police", "/tickets"), ("1001", "/tickets?new=1")]
+         ("root", "/admin/ivr"), ("lead", "/incidents"), ("lead", "/supervisor"), ("police", "/tickets"),
+         ("1001", "/tickets?new=1")]
 API = [(None, "/api/stats"), (None, "/healthz"), (None, "/metrics"), (None, "/openapi.json"),
        (None, "/api/tickets"), (None, "/no/such/page"), ("1001", "/api/tickets"), ("1001", "/api/me"),
        ("1001", "/api/tickets/export?since=2026-01-01&until=2026-12-31"), (None, "/desk/static/desk.js")]
@@ -124,7 +125,9 @@ async def test_pages_run_under_the_policy_in_chromium(tmp_path: Path) -> None:
 
         lead = await fresh()
         await _sign_in(lead, base, "lead")
-        await lead.wait_for_url(f"{base}/desk")  # signed in (the desk itself is for agents)
+        await lead.wait_for_url(f"{base}/supervisor")  # signed in to the console: its inline scripts ran
+        await lead.wait_for_selector("tr[data-agent]")
+        problems += await lead.evaluate("window.__csp")
         await lead.goto(f"{base}/incidents")
         await lead.wait_for_function("() => document.getElementById('list').textContent.length > 0")
         problems += await lead.evaluate("window.__csp")

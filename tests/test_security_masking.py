@@ -146,7 +146,7 @@ async def test_a_supervisor_reveals_a_number_on_the_workspace(tmp_path: Path) ->
         await page.fill("#username", "lead")
         await page.fill("#password", PASSWORD)
         await page.click("#login-button")
-        await page.wait_for_url(f"{base}/desk")
+        await page.wait_for_url(f"{base}/supervisor")  # a supervisor signs in to the console
         await page.goto(f"{base}/tickets?ticket={number}")
         facts = str(await page.text_content("#detail .facts"))
         assert MASKED in facts and CALLER not in facts

@@ -51,6 +51,19 @@ class TicketDraft:
     call_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """A call the daemon knows (in flight, or closed a moment ago) whose record is not in the database yet:
+    a ticket saved during the after-call survey binds to it, and the record joins when it is written."""
+
+    call_id: str
+    caller_number: str = ""
+    caller_name: str = ""
+
+
+#: the note of the creation of a ticket bound to a call whose record was not written yet
+PENDING_NOTE = "call record pending: {}"
+
 EDITABLE = ("topic", "caller_name", "contact", "county", "township", "address", "title", "content",
             "confidential", "category")
 
@@ -187,13 +200,18 @@ class TicketService:
         seq = int(conn.execute(stmt).scalar_one())
         return f"{self.cfg.number_prefix}-{day}-{seq:06d}"
 
-    def create(self, draft: TicketDraft, actor: Viewer, at: datetime) -> TicketView:
-        """A new ticket in state `accepted`; linked to `draft.call_id` (caller pre-filled from the record)."""
+    def create(self, draft: TicketDraft, actor: Viewer, at: datetime, *,
+               pending: PendingCall | None = None) -> TicketView:
+        """A new ticket in state `accepted`; linked to `draft.call_id` (caller pre-filled from the record, or
+        from `pending` when the record is not written yet: `calls_recorded` fills what is still missing)."""
         if actor.role not in access.CENTRE | {access.Role.SYSTEM}:
             raise Forbidden(f"role {actor.role!r} cannot create tickets")
         values = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft) if f.name != "call_id"}
+        note = ""
         if draft.call_id:
-            record = self.store.get(draft.call_id)
+            record: Any = self.store.get(draft.call_id)
+            if record is None and pending is not None and pending.call_id == draft.call_id:
+                record, note = pending, PENDING_NOTE.format(draft.call_id)
             if record is None:
                 raise InvalidTicket(f"no call record {draft.call_id!r}")
             values["caller_number"] = values["caller_number"] or record.caller_number
@@ -208,11 +226,34 @@ class TicketService:
             ticket_id = int(conn.execute(T.insert().values(**row).returning(T.c.id)).scalar_one())
             if draft.call_id:
                 conn.execute(CALLS.insert().values(ticket_id=ticket_id, call_id=draft.call_id))
-            self._log(conn, ticket_id, at, actor, "create", None, TicketState.ACCEPTED, None, "")
+            self._log(conn, ticket_id, at, actor, "create", None, TicketState.ACCEPTED, None, note)
         view = self.get(number, actor)
         for hook in self.on_created:
             hook(view)
         return view
+
+    def calls_recorded(self, records: Sequence[Any], at: datetime) -> int:
+        """Call records just written: tickets created for those calls while their record was pending get the
+        caller's number and name they lack, with a history line. Returns the tickets changed."""
+        by_note = {PENDING_NOTE.format(r.call_id): r for r in records}
+        if not by_note:
+            return 0
+        system = Viewer(access.Role.SYSTEM, user="records")
+        query = (select(T, EVENTS.c.note.label("pending_note")).join(EVENTS, EVENTS.c.ticket_id == T.c.id)
+                 .where(EVENTS.c.action == "create", EVENTS.c.note.in_(sorted(by_note)),
+                        (T.c.caller_number == "") | (T.c.caller_name == "")))
+        changed = 0
+        with self.store.engine.begin() as conn:
+            for row in list(conn.execute(query)):
+                record = by_note[row.pending_note]
+                fill = {name: getattr(record, name) for name in ("caller_number", "caller_name")
+                        if not getattr(row, name) and getattr(record, name)}
+                if fill:
+                    self._apply(conn, row, fill, at, None)
+                    self._log(conn, row.id, at, system, "record_joined", row.state, TicketState(row.state),
+                              row.department, record.call_id)
+                    changed += 1
+        return changed
 
     def link_call(self, number: str, call_id: str, actor: Viewer, at: datetime) -> None:
         with self.store.engine.begin() as conn:

@@ -47,6 +47,9 @@ Now = Callable[[], datetime]  # returns the current UTC time
 TRANSFER_RING_SECONDS = 60
 #: seconds of silence that end a recorded message
 MESSAGE_SILENCE_SECONDS = 5
+#: how long the FastAGI connection waits for a transferred call's Dial to return (ring and talk). Past it only
+#: the AGI connection closes (counted as an idle timeout); the caller's talk with the outside number goes on.
+TRANSFER_WAIT_SECONDS = 4 * 3600
 
 
 def _utc_now() -> datetime:
@@ -139,12 +142,13 @@ async def _carry_out(
             await session.verbose(f"callcenter IVR: queue={command.queue}", 3)
         elif isinstance(command, Record):
             target = f"{options.message_dir}/{session.uniqueid or 'message'}.wav"
-            await session.exec("Record", f"{target},{MESSAGE_SILENCE_SECONDS},{command.max_seconds},k")
+            await session.exec("Record", f"{target},{MESSAGE_SILENCE_SECONDS},{command.max_seconds},k",
+                               wait=command.max_seconds)
             event = Recorded(clock())
         elif isinstance(command, Transfer):
             dial = options.external_dial.replace("{number}", command.number)
             await session.verbose(f"callcenter IVR: transfer to {command.number}", 3)
-            await session.exec("Dial", f"{dial},{TRANSFER_RING_SECONDS}")
+            await session.exec("Dial", f"{dial},{TRANSFER_RING_SECONDS}", wait=TRANSFER_WAIT_SECONDS)
             await session.hangup()
         elif isinstance(command, HangupCall):
             await session.hangup()

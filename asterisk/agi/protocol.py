@@ -53,6 +53,10 @@ class AgiProtocolError(AgiError):
     """The peer sent something that is not AGI (garbage, oversized lines, a broken environment)."""
 
 
+class AgiIdleTimeout(AgiError):
+    """No reply to a command within its own wait plus ``agi.idle_timeout_seconds``: the peer went silent."""
+
+
 # --- what the parser yields -------------------------------------------------------------------------
 
 

@@ -6,6 +6,11 @@ connection only: closing it makes Asterisk go on with the dialplan (AGISTATUS=SU
 CC_QUEUE means [cc-fallback]), so the caller is never stranded. A hang-up (``AgiHangup``) is
 counted, not logged as an error. A peer that sends garbage is dropped with a log line.
 
+Bounds (docs/security.md): a command whose reply does not come within its own wait plus
+``idle_timeout`` seconds ends the connection (``idle_timeouts``); beyond ``max_connections`` open at
+once, a new connection is closed at once (``refused``; the dialplan sends that caller to its fallback).
+Warnings about refused and timed-out peers are rate-limited: a flood is counted, not logged line by line.
+
 Run it in the daemon's TaskGroup with ``await server.serve()`` (returns on cancellation after every
 connection is closed), or use ``async with AgiServer(...) as server:`` which runs ``serve()`` in a task
 of its own and cancels it on exit. Connection tasks live in a TaskGroup inside ``serve()``.
@@ -24,18 +29,22 @@ from asterisk.agi.protocol import (
     MAX_LINE,
     AgiEnvironment,
     AgiHangup,
+    AgiIdleTimeout,
     AgiParser,
     AgiProtocolError,
     AgiReply,
     HangupNotice,
 )
 from asterisk.agi.session import AgiSession
+from asterisk.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
 AgiHandler = Callable[[AgiSession], Awaitable[None]]
 
 _READ_SIZE = 4096
+#: seconds between two warnings of one kind (refused, timed out); the ones between are counted
+WARN_EVERY = 60.0
 
 
 @dataclass
@@ -47,6 +56,8 @@ class AgiServerStats:
     errors: int = 0  # the handler raised (anything but a hang-up)
     protocol_errors: int = 0  # garbage, oversized or truncated input: dropped
     env_timeouts: int = 0  # connected but sent no environment in time
+    idle_timeouts: int = 0  # sent its environment, then no reply to a command in time
+    refused: int = 0  # closed at once: ``max_connections`` were open
 
 
 class AgiServer:
@@ -59,6 +70,8 @@ class AgiServer:
         env_timeout: float = 10.0,
         max_line: int = MAX_LINE,
         max_env_lines: int = MAX_ENV_LINES,
+        idle_timeout: float | None = 150.0,
+        max_connections: int = 500,
     ) -> None:
         self.host = host
         self.port = port  # replaced by the bound port once listening (port 0 picks a free one)
@@ -66,7 +79,11 @@ class AgiServer:
         self.env_timeout = env_timeout
         self.max_line = max_line
         self.max_env_lines = max_env_lines
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self.stats = AgiServerStats()
+        self._refused_log = RateLimitedLog(log, WARN_EVERY)
+        self._timeout_log = RateLimitedLog(log, WARN_EVERY)
         self.last_error: BaseException | None = None
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -78,6 +95,12 @@ class AgiServer:
         async with asyncio.TaskGroup() as group:
 
             def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                if self.stats.active >= self.max_connections:
+                    self._refuse(writer)
+                    return
+                # Counted open here, not when the task starts: a burst accepted in one loop turn stays capped.
+                self.stats.connections += 1
+                self.stats.active += 1
                 connection = self._connection(reader, writer)
                 try:
                     group.create_task(connection)
@@ -85,6 +108,7 @@ class AgiServer:
                     # A connection accepted while the server shuts down: refuse it cleanly (the
                     # dialplan then sends the caller to its fallback) instead of leaking it.
                     connection.close()
+                    self.stats.active -= 1
                     writer.close()
 
             server = await asyncio.start_server(accept, self.host, self.port)
@@ -127,9 +151,14 @@ class AgiServer:
 
     # -- one connection ----------------------------------------------------------------------------
 
+    def _refuse(self, writer: asyncio.StreamWriter) -> None:
+        self.stats.refused += 1
+        self._refused_log.warn("FastAGI: %d connections open (agi.max_connections), refused one from %s",
+                               self.stats.active, writer.get_extra_info("peername"))
+        transport = writer.transport
+        transport.abort()  # nothing to flush: the peer said nothing yet
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.stats.connections += 1
-        self.stats.active += 1
         peer = writer.get_extra_info("peername")
         channel = "?"
         try:
@@ -138,6 +167,9 @@ class AgiServer:
                 return
             channel = session.channel
             await self._run_handler(session)
+        except AgiIdleTimeout as exc:
+            self.stats.idle_timeouts += 1
+            self._timeout_log.warn("FastAGI peer %s (channel %s) closed: %s", peer, channel, exc)
         except AgiProtocolError as exc:
             self.stats.protocol_errors += 1
             log.warning("FastAGI peer %s (channel %s) dropped: %s", peer, channel, exc)
@@ -168,12 +200,12 @@ class AgiServer:
                     items.extend(parser.feed(data))
         except TimeoutError:
             self.stats.env_timeouts += 1
-            log.warning("FastAGI peer %s sent no environment within %.1f s", peer, self.env_timeout)
+            self._timeout_log.warn("FastAGI peer %s sent no environment within %.1f s", peer, self.env_timeout)
             return None
         env = items[0]
         assert isinstance(env, AgiEnvironment)  # the parser yields it first, alone
         rest = [item for item in items[1:] if isinstance(item, AgiReply | HangupNotice)]
-        return AgiSession(reader, writer, parser, env.values, rest)
+        return AgiSession(reader, writer, parser, env.values, rest, idle_timeout=self.idle_timeout)
 
     async def _run_handler(self, session: AgiSession) -> None:
         try:
@@ -181,7 +213,7 @@ class AgiServer:
         except AgiHangup as exc:
             self.stats.hangups += 1
             log.info("FastAGI %s: caller hung up (%s)", session.channel, exc)
-        except AgiProtocolError:
+        except (AgiProtocolError, AgiIdleTimeout):
             raise
         except Exception as exc:
             self.stats.errors += 1

@@ -1,7 +1,8 @@
 """One FastAGI conversation with Asterisk for one channel: typed commands over an asyncio stream.
 
 Errors propagate: a refused command raises ``AgiCommandError``, a hang-up ``AgiHangup``, garbage
-``AgiProtocolError``. Nothing here swallows an exception.
+``AgiProtocolError``, a peer silent for longer than the command's own wait plus ``idle_timeout``
+``AgiIdleTimeout``. Nothing here swallows an exception.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from asterisk.agi.protocol import (
     AgiCommandError,
     AgiEnvironment,
     AgiHangup,
+    AgiIdleTimeout,
     AgiParser,
     AgiProtocolError,
     AgiReply,
@@ -36,6 +38,8 @@ class AgiSession:
         parser: AgiParser,
         env: Mapping[str, str],
         pending: list[AgiReply | HangupNotice] | None = None,
+        *,
+        idle_timeout: float | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -44,6 +48,8 @@ class AgiSession:
         self._pending: list[AgiReply | HangupNotice] = list(pending or [])
         self.hung_up = False  # Asterisk said HANGUP (or a command met a dead channel)
         self.commands_sent = 0
+        #: seconds of silence allowed beyond a command's own wait (None: wait forever)
+        self.idle_timeout = idle_timeout
 
     # -- environment -------------------------------------------------------------------------------
 
@@ -89,12 +95,14 @@ class AgiSession:
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> tuple[str, bool]:
         """Play ``file`` and collect up to ``max_digits``; returns (digits, timed_out)."""
         args = (quote(file), str(int(timeout_ms)), str(int(max_digits)))
-        reply = await self.command("GET DATA", *args)
+        # Asterisk's timeout runs again after each digit.
+        reply = await self.command("GET DATA", *args, wait=timeout_ms / 1000 * max(1, max_digits))
         self._fail_on_minus_one(reply, "GET DATA " + " ".join(args))
         return reply.result or "", reply.data == "timeout"
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
-        reply = await self.command("WAIT FOR DIGIT", str(int(timeout_ms)))
+        wait = timeout_ms / 1000 if timeout_ms >= 0 else None  # -1: until a key, by design
+        reply = await self.command("WAIT FOR DIGIT", str(int(timeout_ms)), wait=wait)
         self._fail_on_minus_one(reply, "WAIT FOR DIGIT")
         return _digit(reply)
 
@@ -114,22 +122,25 @@ class AgiSession:
     async def hangup(self) -> None:
         await self.command("HANGUP")
 
-    async def exec(self, application: str, options: str = "") -> str | None:
+    async def exec(self, application: str, options: str = "", *, wait: float | None = 0.0) -> str | None:
         """Run a dialplan application (``EXEC Dial "PJSIP/110@trunk,60"``); returns its result.
 
+        ``wait``: the seconds the application may take (a Record's length, a Dial's ring and talk).
         Raises AgiCommandError when the application does not exist (result=-2), AgiHangup when the
         channel hung up during it (result=-1)."""
         args = (quote(application), quote_always(options))
-        reply = await self.command("EXEC", *args)
+        reply = await self.command("EXEC", *args, wait=wait)
         if reply.result == "-2":
             raise AgiCommandError(200, reply.text, "EXEC " + " ".join(args))
         self._fail_on_minus_one(reply, "EXEC " + " ".join(args))
         return reply.result
 
-    async def command(self, command: str, *quoted_args: str) -> AgiReply:
+    async def command(self, command: str, *quoted_args: str, wait: float | None = 0.0) -> AgiReply:
         """Send one command (arguments already quoted) and return its 200 reply.
 
-        Raises AgiHangup (dead channel, connection closed), AgiCommandError (510, 520).
+        ``wait``: the seconds the command itself may take (None: no limit); the reply may come
+        ``idle_timeout`` later than that. Raises AgiHangup (dead channel, connection closed),
+        AgiCommandError (510, 520), AgiIdleTimeout (no reply in time).
         """
         line = encode_command(command, *quoted_args)
         if self.hung_up and command not in _ALLOWED_WHEN_DEAD:
@@ -138,7 +149,12 @@ class AgiSession:
             self._writer.write(line)
             await self._writer.drain()
             self.commands_sent += 1
-            reply = await self._next_reply(command)
+            limit = None if wait is None or self.idle_timeout is None else wait + self.idle_timeout
+            try:
+                async with asyncio.timeout(limit):
+                    reply = await self._next_reply(command)
+            except TimeoutError:
+                raise AgiIdleTimeout(f"no reply to {command} on {self.channel} within {limit:g} s") from None
         except ConnectionError as exc:
             self.hung_up = True
             raise AgiHangup(f"connection of {self.channel} lost during {command}: {exc}") from exc

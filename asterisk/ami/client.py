@@ -38,6 +38,7 @@ from asterisk.ami.codec import (
     Message,
     encode_action,
 )
+from asterisk.ratelog import RateLimitedLog, sample
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class AmiStats:
     events: int = 0
     bad_frames: int = 0  # malformed or oversized frames dropped
     oversized_frames: int = 0  # of those, the ones over ``max_message`` bytes
+    unknown_frames: int = 0  # of those, well-formed frames that are neither event nor response
     action_timeouts: int = 0
     ping_timeouts: int = 0
     reconnects: int = 0
@@ -245,6 +247,8 @@ class AmiClient:
         self.max_message = max_message
         self._rng = rng or random.Random()
         self.stats = AmiStats()
+        #: frames neither event nor response: one warning a minute at most (a peer could send them on purpose)
+        self._unknown_log = RateLimitedLog(log, 60.0)
         #: the last connection/login failure (for health checks); None once logged in
         self.last_error: Exception | None = None
         self.banner: str | None = None
@@ -526,8 +530,9 @@ class AmiClient:
                 pending.future.set_result((msg, []))
             return
         if kind != "event":
-            log.warning("AMI message neither event nor response, skipped: %r", msg)
+            self._unknown_log.warn("AMI message neither event nor response, skipped: %s", sample(msg.headers))
             self.stats.bad_frames += 1
+            self.stats.unknown_frames += 1
             return
         self.stats.events += 1
         # Looking into an event costs more than reading it: do it only when a list action could own it.

@@ -66,6 +66,16 @@ class DialplanTask(Protocol):
     def post(self, pending: Pending) -> None: ...
 
 
+@dataclass(frozen=True)
+class AppCall:
+    """An Originate straight into an application (a supervisor's ChanSpy): the phone rung and what it runs."""
+
+    channel: str  # the channel created for the dialled device
+    application: str
+    data: str
+    caller_id: str
+
+
 class Pbx:
     def __init__(
         self,
@@ -83,6 +93,8 @@ class Pbx:
         self._uid = itertools.count(0)
         self._chan_no = itertools.count(1)
         self._bridge_no = itertools.count(1)
+        #: Originates into an application, in order (the simulator answers the phone; nobody talks on it)
+        self.app_calls: list[AppCall] = []
         #: live channels per device (``PJSIP/1001``): what Asterisk's device state follows
         self.devices: dict[str, int] = {}
         #: the last state of every device seen (DeviceStateList)
@@ -224,6 +236,10 @@ class Pbx:
 
     def originate(self, msg: Message, action_id: str | None) -> None:
         name, num = _parse_callerid(msg.get("CallerID") or "")
+        application = msg.get("Application")
+        if application:
+            self._originate_app(msg, action_id, application, name, num)
+            return
         variables = dict(v.split("=", 1) for v in msg.getall("Variable") if "=" in v)
         script = CallScript(
             caller=num or "anonymous",
@@ -234,6 +250,15 @@ class Pbx:
         context = msg.get("Context") or ""
         exten = msg.get("Exten") or "s"
         self._originate(script, context, action_id, exten)
+
+    def _originate_app(self, msg: Message, action_id: str | None, application: str, name: str, num: str) -> None:
+        """Asterisk dials the device and, once answered, runs the application on it: here the phone answers
+        at once and the call is kept as it was asked (the tests read ``app_calls``)."""
+        device = (msg.get("Channel") or "").split("@", 1)[0]
+        chan = self.new_channel_name(device)
+        self.app_calls.append(AppCall(chan, application, msg.get("Data") or "", msg.get("CallerID") or ""))
+        uid = self.new_uniqueid(self.clock.elapsed())
+        self._emit(ev.originate_response(action_id, True, chan, "", "", 4, uid, num, name))
 
     def device_states(self) -> dict[str, str]:
         return dict(self.device_seen)

@@ -16,7 +16,7 @@ from asterisk.sim.config import CallScript, SimConfig
 from asterisk.sim.contexts import run_call
 from asterisk.sim.dialplan import CallRun
 from asterisk.sim.model import STATE_UP, Channel, Headers, newchannel
-from asterisk.sim.pbx import Pbx
+from asterisk.sim.pbx import AppCall, Pbx
 from asterisk.sim.truth import CallTruth
 
 ProgressCallback = Callable[[int, int], None]
@@ -91,6 +91,13 @@ class PbxSimulator:
         if self._clock is None:
             raise SimulatorNotRunning("the simulator is not running")
         return self._clock
+
+    @property
+    def app_calls(self) -> list[AppCall]:
+        """Originates into an application (a supervisor's ChanSpy), in order."""
+        if self._pbx is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        return self._pbx.app_calls
 
     def add_listener(self, fn: Callable[[Headers], None]) -> None:
         """Also hand every emitted event to ``fn`` (tests, recording)."""

@@ -10,7 +10,9 @@ What Asterisk 22 does and the simulator copies (docs.asterisk.org, AMI_Actions a
   place in the caller's bridge, the caller is taken off hold. The caller's Dial returns when the target ends.
 - Park (Channel = the caller, TimeoutChannel = the agent leg): the caller is parked (``ParkedCall``, music);
   the agent leg leaves. After the timeout (``ParkedCallTimeOut``) the caller comes back to the same agent
-  (comebacktoorigin=yes: the agent is rung again); a caller who hangs up while parked gives ``ParkedCallGiveUp``.
+  (comebacktoorigin=yes: the agent is rung again); a caller who hangs up while parked gives ``ParkedCallGiveUp``,
+  and so does a parked caller taken out by AMI Redirect (res_parking's pull without a pickup or a timeout: the
+  desk's 取回 sends the caller to [cc-route] to ring the agent again).
 
 Which extensions exist in [cc-transfer] and [cc-handoff] is read from the shipped dialplan file itself.
 """
@@ -18,7 +20,7 @@ Which extensions exist in [cc-transfer] and [cc-handoff] is read from the shippe
 from __future__ import annotations
 
 from asterisk.sim import model as ev
-from asterisk.sim.dialplan import CallRun, Hungup, Transferred
+from asterisk.sim.dialplan import CallRun, Hungup, Redirected, Transferred
 from asterisk.sim.legs import end_agent, unbridge
 from asterisk.sim.model import Bridge, Channel
 from asterisk.sim.pbx import Pending, shipped_extensions
@@ -69,10 +71,12 @@ async def _parked(run: CallRun, agent_ch: Channel, p: Pending) -> str:
     started = run.vt
     try:
         await run.pause(p.timeout, patient=False)
-    except Hungup:
+    except (Hungup, Redirected) as gone:
         run.emit(ev.moh_stop(caller))
         run.emit(ev.parked_call(caller, agent_ch.tech_peer, PARKING_SPACE, timeout, "ParkedCallGiveUp",
                                 int(run.vt - started)))
+        if isinstance(gone, Redirected):  # the Dial that was answered never returns: its result stays ANSWER
+            raise Transferred(gone.context, gone.exten, gone.priority) from None
         raise
     run.emit(ev.parked_call(caller, agent_ch.tech_peer, PARKING_SPACE, timeout, "ParkedCallTimeOut",
                             int(run.vt - started)))

@@ -108,6 +108,7 @@ def create_app(
     )
     app.state.streams = streams
     app.state.users = users or UserDirectory([])
+    app.state.language = language  # pages rendered outside a route (403 page) speak the centre's language
     app.state.sessions = sessions or SessionStore(hours=session_hours)
     app.state.trusted_proxies = tuple(trusted_proxies)
     return app

@@ -32,7 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from callcenter import privacy
-from callcenter.web.errors import WebError
+from callcenter.web.errors import WebError, forbidden_page
+from callcenter.web.headers import nonce
 from callcenter.web.sessions import SessionStore
 
 SESSION_USER = "user"
@@ -51,6 +52,9 @@ class Role(StrEnum):
 
 
 ALL_ROLES = frozenset(Role)
+#: each role's own workspace: where signing in leads, and the way out of a page the role may not open
+HOME: dict[Role, str] = {Role.AGENT: "/desk", Role.SUPERVISOR: "/supervisor", Role.ADMIN: "/admin",
+                         Role.DEPARTMENT: "/tickets"}
 # Roles that may reveal a caller's full number (audited; callcenter/privacy.py). Every page shows it masked.
 PII_ROLES = frozenset(Role(r) for r in privacy.REVEAL_ROLES)
 
@@ -90,6 +94,7 @@ class User:
     department: str | None = None
     display_name: str = ""
     password_hash: str = field(default="", repr=False, compare=False)
+    endpoint: str | None = None  # a supervisor's own phone (dial string), for listen / whisper / barge
 
     @property
     def sees_personal_data(self) -> bool:
@@ -114,7 +119,7 @@ class UserDirectory:
             users.append(User(
                 username=u.username, role=Role(u.role), agent_id=u.agent_id, department=u.department,
                 display_name=names.get(u.agent_id or "", "") if u.agent_id else "",
-                password_hash=u.password_hash.get_secret_value(),
+                password_hash=u.password_hash.get_secret_value(), endpoint=getattr(u, "endpoint", None),
             ))
         return cls(users)
 
@@ -309,6 +314,9 @@ def requires(*roles: Role, csrf: bool = True, page: bool = False) -> Callable[[E
                     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
                 raise WebError(401, "login_required", "sign in first")
             if user.role not in admitted:
+                if page and request.method == "GET":
+                    return forbidden_page(getattr(request.app.state, "language", "zh"), HOME[user.role],
+                                          nonce(request))
                 raise WebError(403, "forbidden", "your role may not use this")
             if csrf and request.method in UNSAFE_METHODS:
                 await check_csrf(request)

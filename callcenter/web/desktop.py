@@ -5,9 +5,14 @@ Routes (all JSON but the pages; roles checked by `auth.requires`):
     GET  /login, POST /login, POST /logout      sign in / out (rate limited, CSRF)
     GET  /api/me                                who am I, my CSRF token               any role
     GET  /desk                                  the desktop page                      agent
-    GET  /api/desk/stream                       SSE: `state` and `offer` events        agent
+    GET  /api/desk/stream                       SSE: `state`, `offer`, `hold` (held or agent
+                                                not; until when) and `talk` (a held caller's
+                                                ring-back answered) events
     GET  /api/desk/state, POST /api/desk/state  my state; go ready / not ready(reason) agent
-    POST /api/desk/call                         hold / transfer / hand-off (AMI)       agent
+    POST /api/desk/call                         hold / retrieve / hang up / transfer /  agent
+                                                hand-off (AMI)
+    POST /api/desk/wrapup                       more wrap-up time {"seconds"}          agent
+    POST /api/desk/heartbeat                    the desk page is open (every few s)    agent
     GET  /api/desk/options                      reasons, call-control targets, the     agent, supervisor
                                                 ticket form's choices
 
@@ -43,6 +48,7 @@ from callcenter.screenpop import AgentHub
 from callcenter.web.auth import (
     ALL_ROLES,
     CSRF_FIELD,
+    HOME,
     SESSION_CSRF,
     LoginLimiter,
     Role,
@@ -62,6 +68,7 @@ from callcenter.web.auth import (
 )
 from callcenter.web.errors import WebError
 from callcenter.web.sse import KEEPALIVE_SECONDS, RETRY_MS, StreamRegistry, sse_event
+from callcenter.web.tickets_labels import STATES, lang
 
 log = logging.getLogger("callcenter.desktop")
 
@@ -80,8 +87,13 @@ class StateBody(BaseModel):
 
 class CallBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    action: Literal["hold", "transfer", "handoff"]
+    action: Literal["hold", "retrieve", "hangup", "transfer", "handoff"]
     target: str = Field("", max_length=32, pattern=r"^[0-9A-Za-z_-]*$")
+
+
+class WrapupBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: int = Field(ge=10, le=600)
 
 
 class LoginBody(BaseModel):
@@ -216,11 +228,14 @@ ROUTES: tuple[tuple[str, str, str, tuple[Role, ...] | None, bool], ...] = (
     ("/login", "POST", "login", None, False),
     ("/logout", "POST", "logout", ANYONE, False),
     ("/api/me", "GET", "me", ANYONE, False),
-    ("/desk", "GET", "desk", (Role.AGENT,), True),
+    # a supervisor or admin who opens the desk is sent to their own workspace (auth.HOME)
+    ("/desk", "GET", "desk", (Role.AGENT, Role.SUPERVISOR, Role.ADMIN), True),
     ("/api/desk/stream", "GET", "stream", (Role.AGENT,), False),
     ("/api/desk/state", "GET", "get_state", (Role.AGENT,), False),
     ("/api/desk/state", "POST", "set_state", (Role.AGENT,), False),
     ("/api/desk/call", "POST", "call_control", (Role.AGENT,), False),
+    ("/api/desk/wrapup", "POST", "extend_wrapup", (Role.AGENT,), False),
+    ("/api/desk/heartbeat", "POST", "heartbeat", (Role.AGENT,), False),
     ("/api/desk/options", "GET", "options", (Role.AGENT, Role.SUPERVISOR), False),
     ("/api/agents", "GET", "agents", (Role.SUPERVISOR, Role.ADMIN), False),
 )
@@ -236,7 +251,7 @@ class DeskRoutes:
         self.limiter = limiter or LoginLimiter()
         self.choices = choices
         self.form_choices = dict(choices or {"categories": {}, "topics": {}, "districts": {}, "departments": {},
-                                             "queue_category": {}})
+                                             "department_groups": [], "queue_category": {}, "timezone": "UTC"})
         self.login_page = _page("login.html", language, centre_name)
         self.desk_page = _page("desk.html", language, centre_name)
 
@@ -310,7 +325,7 @@ class DeskRoutes:
             raise WebError(403, "user_disabled", "this user is disabled; ask an administrator")
         log_in(request, user)
         log.info("user %s (%s) signed in from %s", user.username, user.role.value, address)
-        target = "/admin" if user.role is Role.ADMIN else "/desk"
+        target = HOME[user.role]
         if is_form:
             return RedirectResponse(target, status_code=303)
         return JSONResponse({"ok": True, "next": target, "user": user.public(), "csrf_token": csrf_token(request)})
@@ -341,6 +356,9 @@ class DeskRoutes:
         responses:
           200: {description: HTML}
         """
+        role = request.state.user.role
+        if role is not Role.AGENT:
+            return RedirectResponse(HOME[role], status_code=303)
         return HTMLResponse(self.desk_page, headers={"Cache-Control": "no-store"})
 
     @staticmethod
@@ -394,7 +412,8 @@ class DeskRoutes:
         return JSONResponse(result)
 
     async def call_control(self, request: Request) -> Response:
-        """Control the current call: hold, transfer to a department, hand off to 110/119/120/122.
+        """Control the current call: hold, retrieve (取回), hang up, transfer to a department, hand off to
+        110/119/120/122.
         ---
         requestBody:
           content:
@@ -403,7 +422,7 @@ class DeskRoutes:
                 type: object
                 required: [action]
                 properties:
-                  action: {type: string, enum: [hold, transfer, handoff]}
+                  action: {type: string, enum: [hold, retrieve, hangup, transfer, handoff]}
                   target: {type: string, maxLength: 32}
         responses:
           200: {description: the PBX accepted the request}
@@ -417,6 +436,34 @@ class DeskRoutes:
             result = await self.backend.call_control(self.agent_of(request), body.action, body.target)
         return JSONResponse(result)
 
+    async def extend_wrapup(self, request: Request) -> Response:
+        """More wrap-up time: the wrap-up now ends `seconds` from now.
+        ---
+        requestBody:
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [seconds]
+                properties:
+                  seconds: {type: integer, minimum: 10, maximum: 600}
+        responses:
+          200: {description: the state}
+          409: {description: not in wrap-up}
+        """
+        body: WrapupBody = await json_body(request, WrapupBody)
+        with desk_refusal():
+            return JSONResponse(self.backend.extend_wrapup(self.agent_of(request), body.seconds))
+
+    async def heartbeat(self, request: Request) -> Response:
+        """The desk page is open; without it for `web.desk_heartbeat_seconds` the agent is made not ready.
+        ---
+        responses:
+          200: {description: noted}
+        """
+        self.backend.heartbeat(self.agent_of(request))
+        return JSONResponse({"ok": True})
+
     async def options(self, request: Request) -> Response:
         """Choices for the desktop's forms.
         ---
@@ -425,9 +472,11 @@ class DeskRoutes:
         """
         return JSONResponse({
             "not_ready_reasons": list(AGENT_REASONS),
-            "handoff": HANDOFF_NUMBERS,
-            "transfer": TRANSFER_TARGETS,
+            "handoff": in_language(HANDOFF_NUMBERS, self.language),
+            "transfer": in_language(TRANSFER_TARGETS, self.language),
             **self.form_choices,
+            **self.backend.page_options(),
+            "ticket_states": STATES[lang(self.language)],
             "tickets_api": self.backend.tickets_api and self.choices is not None,
         })
 
@@ -438,6 +487,15 @@ class DeskRoutes:
           200: {description: agents}
         """
         return JSONResponse({"agents": self.backend.agents()})
+
+
+def in_language(labels: Mapping[str, str], language: str) -> dict[str, str]:
+    """'住建局 Housing' -> 住建局 on a zh page, Housing on an en one (the call-control tables are bilingual)."""
+    out = {}
+    for key, label in labels.items():
+        zh, _, en = label.partition(" ")
+        out[key] = (en or zh) if language == "en" else zh
+    return out
 
 
 @contextlib.contextmanager

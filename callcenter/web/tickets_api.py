@@ -41,7 +41,7 @@ from callcenter.web.errors import WebError
 from tickets.access import Role, Viewer
 from tickets.errors import TicketError
 from tickets.history import caller_history
-from tickets.service import TicketDraft, TicketService, TicketView
+from tickets.service import PendingCall, TicketDraft, TicketService, TicketView
 from tickets.workflow import Action, IllegalTransition, allowed_actions
 
 ALL = (AuthRole.AGENT, AuthRole.SUPERVISOR, AuthRole.ADMIN, AuthRole.DEPARTMENT)
@@ -110,7 +110,11 @@ def shown(ticket: TicketView) -> dict[str, Any]:
 
 
 def tickets_routes(service: TicketService, *, now: Now, language: str = "zh", centre_name: str = "",
-                   audit: Audit | None = None) -> list[BaseRoute]:
+                   audit: Audit | None = None,
+                   pending_call: Callable[[str], PendingCall | None] | None = None) -> list[BaseRoute]:
+    """``pending_call``: the daemon's calls in flight (or just closed) by id: a ticket saved before its call's
+    record is written binds to the call at once instead of failing with "no call record"."""
+
     async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
@@ -128,7 +132,8 @@ def tickets_routes(service: TicketService, *, now: Now, language: str = "zh", ce
     @requires(*CENTRE)
     async def create_ticket(request: Request) -> Response:
         draft = _draft(await _body(request))
-        ticket = await run(service.create, draft, viewer_of(request, service), now())
+        pending = pending_call(draft.call_id) if draft.call_id and pending_call is not None else None
+        ticket = await run(service.create, draft, viewer_of(request, service), now(), pending=pending)
         if not request.headers.get("content-type", "").startswith("application/json"):  # the page's form
             return Response(status_code=303, headers={"Location": f"/tickets?created={ticket.number}"})
         return JSONResponse(shown(ticket), status_code=201)

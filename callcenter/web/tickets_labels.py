@@ -20,13 +20,15 @@ ACTIONS = {
            "request_extension": "申请延期", "approve_extension": "批准延期", "reject_extension": "驳回延期",
            "remind": "催办", "supervise": "督办", "resolve": "办结", "follow_up_satisfied": "回访：满意",
            "follow_up_unreached": "回访：未联系上", "follow_up_unsatisfied": "回访：不满意（重办）", "close": "归档",
-           "merge": "合并为重复件", "edit": "修改", "reveal": "查看完整号码"},
+           "merge": "合并为重复件", "edit": "修改", "reveal": "查看完整号码",
+           "record_joined": "通话记录已关联"},
     "en": {"create": "Created", "dispatch": "Dispatch", "answer": "Answer on the spot", "sign": "Sign for it",
            "return": "Return", "reassign": "Reassign", "request_extension": "Request extension",
            "approve_extension": "Approve extension", "reject_extension": "Reject extension", "remind": "Remind",
            "supervise": "Supervise", "resolve": "Resolve", "follow_up_satisfied": "Follow-up: satisfied",
            "follow_up_unreached": "Follow-up: not reached", "follow_up_unsatisfied": "Follow-up: unsatisfied (reopen)",
-           "close": "Close", "merge": "Merge as duplicate", "edit": "Edited", "reveal": "Full number shown"},
+           "close": "Close", "merge": "Merge as duplicate", "edit": "Edited", "reveal": "Full number shown",
+           "record_joined": "Call record joined"},
 }
 CHANNELS = {
     "zh": {"phone": "电话", "sms": "短信", "web": "网站", "app": "移动端", "wechat": "微信", "email": "电子邮件",

@@ -15,6 +15,7 @@ from config.models.services import (
     DatabaseConfig,
     IncidentsConfig,
     MqttConfig,
+    SecurityConfig,
     TwilioConfig,
     UserConfig,
     WebConfig,
@@ -71,6 +72,7 @@ class Config(Section):
     tickets: TicketsConfig = TicketsConfig()
     users: list[UserConfig] = Field(default_factory=list)
     twilio: TwilioConfig | None = None
+    security: SecurityConfig = SecurityConfig()
     incidents: IncidentsConfig = IncidentsConfig()
 
     _pbxs_alias = model_validator(mode="before")(pbxs_alias)

@@ -47,6 +47,11 @@ class AmiConfig(Section):
 class AgiConfig(Section):
     host: str = "127.0.0.1"
     port: Port = 4573
+    # Seconds a FastAGI peer may stay silent beyond a command's own wait (a GET DATA's timeout, a Record's
+    # length): covers the longest prompt (2 min) plus 30 s. Then the connection is closed and counted.
+    idle_timeout_seconds: float = Field(default=150.0, gt=0, le=3600)
+    # FastAGI connections open at once; one more is closed at once and counted (the caller gets the fallback).
+    max_connections: int = Field(default=500, ge=1, le=100_000)
 
 
 class CdrConfig(Section):
@@ -119,6 +124,8 @@ class WebConfig(Section):
     session_hours: float = Field(default=12, gt=0, le=24 * 7)
     cookie_secure: bool = False  # True behind HTTPS: the session cookie is then never sent over plain HTTP
     max_body: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)  # bytes; a longer request body gets 413
+    # An agent whose desk page sent no heartbeat for this long is made not ready (reason desk_offline).
+    desk_heartbeat_seconds: float = Field(default=45, ge=5, le=3600)
     # Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For names the
     # client. Empty: the header is ignored and the peer's address counts (sign-in throttling, logs).
     trusted_proxies: list[str] = Field(default_factory=list, max_length=64)
@@ -163,6 +170,8 @@ class UserConfig(Section):
     password_hash: Annotated[SecretStr, BeforeValidator(_check_hash)]
     agent_id: Annotated[NumberOrStr, Field(pattern=r"^[0-9]{1,10}$")] | None = None
     department: Text | None = None
+    #: a supervisor's own phone (a dial string, e.g. PJSIP/9001): listen / whisper / barge ring it first
+    endpoint: str | None = Field(default=None, pattern=r"^[^\s,]+$")
 
     @model_validator(mode="after")
     def _role_links(self) -> UserConfig:
@@ -171,6 +180,14 @@ class UserConfig(Section):
         if self.role == "department" and self.department is None:
             raise ValueError("a department user needs department")
         return self
+
+
+class SecurityConfig(Section):
+    """Personal information (个人信息保护法, docs/security.md): how long callers' numbers and names are kept."""
+
+    #: days after a call (or a ticket's closing) that the caller's number and name are kept; then the daily
+    #: retention job masks them in call records, closed tickets, the audit log and the spools
+    retention_days: int = Field(default=180, ge=1, le=3650)
 
 
 class IncidentsConfig(Section):
