@@ -28,18 +28,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from asterisk.agi.server import AgiServer
-from asterisk.ami.client import AmiClient
+from asterisk.agi.server import AgiSession
 from asterisk.ami.codec import Message
 from callcenter.autopilot import Autopilot, AutoReadyTimer, RosterTimer
 from callcenter.callflow import CallFlow, DaemonStats, OfferClock, Outgoing
 from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
 from callcenter.engine_config import engine_config_from, shift_rules_from
-from callcenter.executor import AMI_WORKERS, AmiExecutor
 from callcenter.ha import STEPPED_DOWN, HaNode, Health, OpsCollector, install_health, schema_lock
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
+from callcenter.pbxs import PbxLinks, PbxNames, ami_tls_context, site_engine
 from callcenter.resync import OpenCallJournal, Resyncer
 from callcenter.retention import RetentionJob, run_daily
 from callcenter.screenpop import ScreenPop, store_history_source
@@ -59,7 +58,7 @@ from metrics.kpi import day_bounds
 from metrics.live import LiveStats
 from metrics.prom import AgiCollector, ResyncCollector
 from metrics.prom import register as register_collectors
-from queueing import AgentStateChanged, Engine
+from queueing import AgentStateChanged
 from queueing.timerkeys import is_timer_key
 from records.agentlog import AgentLog, AgentLogWriter
 from records.model import CallRecordData
@@ -81,7 +80,9 @@ class Daemon:
         self.manual_agents = set(manual_agents)
         self.stats = DaemonStats()
         self.shift_rules = shift_rules_from(cfg)
-        self.engine = Engine(engine_config_from(cfg), shifts=self.shift_rules)
+        # With several PBXs (cfg.pbxs), a call goes to the agents of its own PBX (callcenter/pbxs.py).
+        self.engine = site_engine(cfg, engine_config_from(cfg), shifts=self.shift_rules)
+        self.pbx_names = PbxNames(cfg)
         self.endpoints = {str(a.id): a.endpoint for a in cfg.agents}
         self.queue_names = [q.name for q in cfg.queues]
         self.ivr = IvrService(cfg, state_dir, self.clock.now)
@@ -124,15 +125,15 @@ class Daemon:
         self.flow.agent_listeners += [self._agent_changed, self.autopilot.state_changed]
 
     def _build_adapters(self, cfg: Config, state_dir: Path) -> None:
-        self.ami = AmiClient(
-            cfg.ami.host, cfg.ami.port, cfg.ami.username, cfg.ami.secret.get_secret_value(),
-            on_event=self._on_ami_event, action_timeout=cfg.ami.action_timeout, ping_interval=cfg.ami.ping_interval,
-            on_login=self._resync, ssl_context=ami_ssl_context(cfg), max_message=cfg.ami.max_message,
-        )
-        self.resync = Resyncer(self.ami, self.flow, clock=self.clock.now, cdr=cfg.cdr, endpoints=self.endpoints,
-                               in_store=self._in_store)
-        self.executor = AmiExecutor(self.ami, self.flow, self.resync, action_timeout=cfg.ami.action_timeout,
-                                    stats=self.stats, now=self.clock.now)
+        # One AMI client, FastAGI listener, resync and executor per PBX (callcenter/pbxs.py); the first
+        # PBX's are also self.ami, self.resync, self.executor and self.agi.
+        self.pbxs = PbxLinks(cfg, flow=self.flow, stats=self.stats, now=self.clock.now, endpoints=self.endpoints,
+                             in_store=self._in_store, on_message=self._on_ami_event,
+                             agi_handler=self._agi_session)
+        for link in self.pbxs.links:
+            link.login_hook = self._resync
+        first = self.pbxs.first
+        self.ami, self.resync, self.executor, self.agi = first.ami, first.resync, first.executor, first.agi
         self.registry = CollectorRegistry()
         collector = register_collectors(self.registry, self.live, self.writer, clock=self.clock.now)
         collector.ami = self.ami.stats
@@ -150,12 +151,11 @@ class Daemon:
                                       number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self.incidents.on_ivr)
-        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session,
-                             idle_timeout=cfg.agi.idle_timeout_seconds, max_connections=cfg.agi.max_connections)
-        self.registry.register(AgiCollector(self.agi.stats))
+        self.registry.register(AgiCollector(self.agi.stats))  # the first PBX's listener
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
-                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu)
+                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu,
+                               ami_of=lambda cid: self.pbxs.link_of(cid).ami)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.flow.answered, self.flow.ring_back_failed = self.desk.answered, self.desk.ring_back_failed  # held callers
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
@@ -171,11 +171,13 @@ class Daemon:
         """Hot standby (callcenter/ha/, with ``ha``) and every daemon's health: endpoints, banner, Prometheus."""
         self.ha = HaNode(cfg.ha, cfg.database.url, now=self.clock.now) if cfg.ha is not None else None
         if self.ha is not None:
-            self.ami.guard = self.ha.guard
+            for link in self.pbxs.links:
+                link.ami.guard = self.ha.guard
             self.ha.on_promote, self.ha.on_step_down = self._promote, self._stepped_down
         brokers = {"mqtt": lambda: self.screenpop.counters.connected} if cfg.mqtt is not None else {}
-        self.health = Health(amis={"default": self.ami}, db_ping=self.store.ping, brokers=brokers, ha=self.ha,
-                             synced=lambda: self.resync.synced_at is not None, now=self.clock.now,
+        self.health = Health(amis={link.name: link.ami for link in self.pbxs.links}, db_ping=self.store.ping,
+                             brokers=brokers, ha=self.ha, now=self.clock.now,
+                             synced=lambda: all(link.resync.synced_at is not None for link in self.pbxs.links),
                              timezone=cfg.centre.timezone)
         self.registry.register(OpsCollector(self.health))
         self.exit_code = 0
@@ -209,7 +211,9 @@ class Daemon:
 
     @offer_timer.setter
     def offer_timer(self, probe: OfferClock | None) -> None:
-        self.flow.offer_clock = self.executor.offer_clock = probe
+        self.flow.offer_clock = probe
+        for link in self.pbxs.links:
+            link.executor.offer_clock = probe
 
     def stop(self) -> None:
         self._stop.set()
@@ -217,8 +221,9 @@ class Daemon:
     async def run(self) -> None:
         log.info("store: %s", mask_url(self.cfg.database.url))
         await asyncio.to_thread(self._load_today)
-        for record in await asyncio.to_thread(self.resync.restore, self.journal):
-            self.writer.submit(record)  # closed before a crash, never flushed: the store drops a repeat
+        for record in await asyncio.to_thread(self.pbxs.restore, self.journal):
+            # closed before a crash, never flushed: the store drops a repeat
+            self.writer.submit(self.pbx_names.stamp(record))
         if self.ha is None:  # a standby logs the agents in when it takes over
             self.autopilot.login_agents(self.clock.now())
         app = self.web.app(self.snapshot, self.metrics_text)
@@ -226,12 +231,13 @@ class Daemon:
         web_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
-            intake = self._intake = [tg.create_task(self.ami.run(), name="ami")]
+            # AMI of every PBX; FastAGI only on the leader (_start_leading): callers reach only the leader
+            intake = self._intake = [tg.create_task(run(), name=name) for name, run in self.pbxs.intake()]
             tasks = self._tasks = [
                 tg.create_task(self.timers.run(), name="timers"),
                 tg.create_task(self.writer.run(), name="store-writer"),
                 tg.create_task(serve_web(app, self.cfg.web.host, self.cfg.web.port, started=web_started), name="web"),
-                *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
+                *(tg.create_task(work(), name=name) for name, work in self.pbxs.workers()),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
                 tg.create_task(self.health.probe(), name="health-probe"),
@@ -239,7 +245,8 @@ class Daemon:
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
             if self.ha is None:
                 self._start_leading()
-                await self.agi.wait_listening()
+                for link in self.pbxs.links:
+                    await link.agi.wait_listening()
             else:
                 tasks.append(tg.create_task(self.ha.run(), name="ha-lease"))
             await web_started.wait()
@@ -262,7 +269,7 @@ class Daemon:
         status is the leader's), the desks' heartbeats (desks talk to the leader), the daily retention purge."""
         tg = self._tg
         assert tg is not None
-        self._intake.append(tg.create_task(self.agi.serve(), name="fastagi"))
+        self._intake += [tg.create_task(serve(), name=name) for name, serve in self.pbxs.fastagi()]
         self._tasks.append(tg.create_task(self.screenpop.run(), name="screenpop"))
         self._tasks.append(tg.create_task(self.ticket_timers.run(), name="ticket-timers"))
         if self._mqtt_stats is not None:
@@ -276,8 +283,9 @@ class Daemon:
         adopts every call in flight, in order with the AMI events; see HaNode.before_resync)."""
         self.autopilot.login_agents(self.clock.now())
         self._start_leading()
-        if self.ami.stats.connected:
-            self.ami.replay_login()
+        for link in self.pbxs.links:
+            if link.ami.stats.connected:
+                link.ami.replay_login()
 
     def _stepped_down(self) -> None:
         self.exit_code = STEPPED_DOWN
@@ -311,12 +319,12 @@ class Daemon:
 
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
-        self.live.set_ami_connected(self.ami.stats.connected)
+        self.live.set_ami_connected(self.pbxs.all_connected())
         return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot(),
                                                        "ops": self.health.board()}
 
     def metrics_text(self) -> tuple[bytes, str]:
-        self.live.set_ami_connected(self.ami.stats.connected)
+        self.live.set_ami_connected(self.pbxs.all_connected())
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     # ------------------------------------------------------------------ wiring between the parts
@@ -330,12 +338,16 @@ class Daemon:
             return
         self.flow.on_ami_message(msg, self.clock.now())
 
-    async def _resync(self) -> None:
-        if self.ha is not None and not await self.ha.before_resync(self.resync, self._in_store):
+    async def _resync(self, resync: Resyncer) -> None:
+        """A PBX's AMI login (PbxLink.login_hook): the resync, with the hot standby's hand-over around it."""
+        if self.ha is not None and not await self.ha.before_resync(resync, self._in_store):
             return
-        await self.resync.run()
+        await resync.run()
         if self.ha is not None:
             self.ha.after_resync()
+
+    async def _agi_session(self, session: AgiSession) -> None:
+        await self.agi_calls.session(session)
 
     def _timer_fired(self, key: Hashable, at: datetime) -> None:
         if isinstance(key, (AutoReadyTimer, RosterTimer)):
@@ -346,9 +358,10 @@ class Daemon:
             raise TypeError(f"no part of the daemon owns timer {key!r}")
 
     def _send(self, cmd: Outgoing) -> None:
-        self.executor.submit(cmd)
+        self.pbxs.send(cmd)
 
     def _recorded(self, record: CallRecordData) -> None:
+        record = self.pbx_names.stamp(record)
         self.writer.submit(record)
         self.resync.recorded(record.call_id)
         self.supervisor.recorded(record)
@@ -377,14 +390,7 @@ class Daemon:
 
 def ami_ssl_context(cfg: Config) -> ssl.SSLContext | None:
     """TLS for AMI when ``ami.tls`` is set (Asterisk's manager.conf ``tlsenable``, port 5039)."""
-    tls = cfg.ami.tls
-    if tls is None:
-        return None
-    ctx = ssl.create_default_context(cafile=tls.cafile)
-    if not tls.verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return ami_tls_context(cfg.ami)
 
 
 async def run_daemon(config_path: str) -> int:

@@ -54,6 +54,7 @@ from config.models.ivr import (
     VarName,
     ivr_issues,
 )
+from config.models.pbx import PbxConfig
 from config.models.root import (
     FALLBACK_ACTIONS,
     Config,
@@ -131,6 +132,7 @@ __all__ = [
     "NodeConfig",
     "NodeName",
     "NumberOrStr",
+    "PbxConfig",
     "PlayNodeConfig",
     "Port",
     "PromptConfig",
