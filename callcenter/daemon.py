@@ -28,8 +28,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from asterisk.agi.server import AgiServer
-from asterisk.ami.client import AmiClient
+from asterisk.agi.server import AgiSession
 from asterisk.ami.codec import Message
 from callcenter.autopilot import Autopilot, AutoReadyTimer, RosterTimer
 from callcenter.callbacks import CallbackCollector, CallbackDialer
@@ -37,9 +36,10 @@ from callcenter.callflow import CallFlow, DaemonStats, OfferClock, Outgoing
 from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
 from callcenter.engine_config import engine_config_from, shift_rules_from
-from callcenter.executor import AMI_WORKERS, AmiExecutor
+from callcenter.ha import STEPPED_DOWN, HaNode, Health, OpsCollector, install_health, schema_lock
 from callcenter.ivr_service import IvrService
 from callcenter.mqtt_stats import MqttStatsPublisher
+from callcenter.pbxs import PbxLinks, PbxNames, ami_tls_context, site_engine
 from callcenter.resync import OpenCallJournal, Resyncer
 from callcenter.retention import RetentionJob, run_daily
 from callcenter.screenpop import ScreenPop, store_history_source
@@ -59,7 +59,7 @@ from metrics.kpi import day_bounds
 from metrics.live import LiveStats
 from metrics.prom import AgiCollector, ResyncCollector
 from metrics.prom import register as register_collectors
-from queueing import AgentStateChanged, Engine
+from queueing import AgentStateChanged
 from queueing.timerkeys import is_timer_key
 from records.agentlog import AgentLog, AgentLogWriter
 from records.callbacks import CallbackStore
@@ -82,7 +82,9 @@ class Daemon:
         self.manual_agents = set(manual_agents)
         self.stats = DaemonStats()
         self.shift_rules = shift_rules_from(cfg)
-        self.engine = Engine(engine_config_from(cfg), shifts=self.shift_rules)
+        # With several PBXs (cfg.pbxs), a call goes to the agents of its own PBX (callcenter/pbxs.py).
+        self.engine = site_engine(cfg, engine_config_from(cfg), shifts=self.shift_rules)
+        self.pbx_names = PbxNames(cfg)
         self.endpoints = {str(a.id): a.endpoint for a in cfg.agents}
         self.queue_names = [q.name for q in cfg.queues]
         self.ivr = IvrService(cfg, state_dir, self.clock.now)
@@ -109,6 +111,7 @@ class Daemon:
         self.timers = TimerService(self.clock, self._timer_fired)
         self._build_flow()
         self._build_adapters(cfg, state_dir)
+        self._build_ops(cfg)
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()
         self.web_port: int | None = None
@@ -124,15 +127,15 @@ class Daemon:
         self.flow.agent_listeners += [self._agent_changed, self.autopilot.state_changed]
 
     def _build_adapters(self, cfg: Config, state_dir: Path) -> None:
-        self.ami = AmiClient(
-            cfg.ami.host, cfg.ami.port, cfg.ami.username, cfg.ami.secret.get_secret_value(),
-            on_event=self._on_ami_event, action_timeout=cfg.ami.action_timeout, ping_interval=cfg.ami.ping_interval,
-            on_login=self._resync, ssl_context=ami_ssl_context(cfg), max_message=cfg.ami.max_message,
-        )
-        self.resync = Resyncer(self.ami, self.flow, clock=self.clock.now, cdr=cfg.cdr, endpoints=self.endpoints,
-                               in_store=self._in_store)
-        self.executor = AmiExecutor(self.ami, self.flow, self.resync, action_timeout=cfg.ami.action_timeout,
-                                    stats=self.stats, now=self.clock.now)
+        # One AMI client, FastAGI listener, resync and executor per PBX (callcenter/pbxs.py); the first
+        # PBX's are also self.ami, self.resync, self.executor and self.agi.
+        self.pbxs = PbxLinks(cfg, flow=self.flow, stats=self.stats, now=self.clock.now, endpoints=self.endpoints,
+                             in_store=self._in_store, on_message=self._on_ami_event,
+                             agi_handler=self._agi_session)
+        for link in self.pbxs.links:
+            link.login_hook = self._resync
+        first = self.pbxs.first
+        self.ami, self.resync, self.executor, self.agi = first.ami, first.resync, first.executor, first.agi
         self.registry = CollectorRegistry()
         collector = register_collectors(self.registry, self.live, self.writer, clock=self.clock.now)
         collector.ami = self.ami.stats
@@ -156,12 +159,11 @@ class Daemon:
         self.registry.register(CallbackCollector(self.callbacks))
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
                                   on_menu=self._on_menu)
-        self.agi = AgiServer(cfg.agi.host, cfg.agi.port, self.agi_calls.session,
-                             idle_timeout=cfg.agi.idle_timeout_seconds, max_connections=cfg.agi.max_connections)
-        self.registry.register(AgiCollector(self.agi.stats))
+        self.registry.register(AgiCollector(self.agi.stats))  # the first PBX's listener
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
-                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu)
+                               manual_agents=self.manual_agents, menu=lambda: self.ivr.current().menu,
+                               ami_of=lambda cid: self.pbxs.link_of(cid).ami)
         self.flow.ringing = self.desk.ringing  # the screen-pop
         self.flow.answered, self.flow.ring_back_failed = self.desk.answered, self.desk.ring_back_failed  # held callers
         self.web = DaemonWeb(cfg, desk=self.desk, tickets=self.tickets, ivr=self.ivr, now=self.clock.now,
@@ -172,6 +174,24 @@ class Daemon:
                                          ami=self.ami, now=self.clock.now, manual_agents=self.manual_agents)
         self.web.supervisor = self.supervisor
         self._mqtt_stats = MqttStatsPublisher(cfg.mqtt, self.snapshot) if cfg.mqtt is not None else None
+
+    def _build_ops(self, cfg: Config) -> None:
+        """Hot standby (callcenter/ha/, with ``ha``) and every daemon's health: endpoints, banner, Prometheus."""
+        self.ha = HaNode(cfg.ha, cfg.database.url, now=self.clock.now) if cfg.ha is not None else None
+        if self.ha is not None:
+            for link in self.pbxs.links:
+                link.ami.guard = self.ha.guard
+            self.ha.on_promote, self.ha.on_step_down = self._promote, self._stepped_down
+        brokers = {"mqtt": lambda: self.screenpop.counters.connected} if cfg.mqtt is not None else {}
+        self.health = Health(amis={link.name: link.ami for link in self.pbxs.links}, db_ping=self.store.ping,
+                             brokers=brokers, ha=self.ha, now=self.clock.now,
+                             synced=lambda: all(link.resync.synced_at is not None for link in self.pbxs.links),
+                             timezone=cfg.centre.timezone)
+        self.registry.register(OpsCollector(self.health))
+        self.exit_code = 0
+        self._tg: asyncio.TaskGroup | None = None
+        self._intake: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -199,7 +219,9 @@ class Daemon:
 
     @offer_timer.setter
     def offer_timer(self, probe: OfferClock | None) -> None:
-        self.flow.offer_clock = self.executor.offer_clock = probe
+        self.flow.offer_clock = probe
+        for link in self.pbxs.links:
+            link.executor.offer_clock = probe
 
     def stop(self) -> None:
         self._stop.set()
@@ -207,32 +229,34 @@ class Daemon:
     async def run(self) -> None:
         log.info("store: %s", mask_url(self.cfg.database.url))
         await asyncio.to_thread(self._load_today)
-        for record in await asyncio.to_thread(self.resync.restore, self.journal):
-            self.writer.submit(record)  # closed before a crash, never flushed: the store drops a repeat
-        self.autopilot.login_agents(self.clock.now())
+        for record in await asyncio.to_thread(self.pbxs.restore, self.journal):
+            # closed before a crash, never flushed: the store drops a repeat
+            self.writer.submit(self.pbx_names.stamp(record))
+        if self.ha is None:  # a standby logs the agents in when it takes over
+            self.autopilot.login_agents(self.clock.now())
         app = self.web.app(self.snapshot, self.metrics_text)
+        install_health(app, self.health, language=self.cfg.centre.language)
         web_started = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
-            intake = [tg.create_task(self.ami.run(), name="ami"), tg.create_task(self.agi.serve(), name="fastagi")]
-            tasks = [
+            self._tg = tg
+            # AMI of every PBX; FastAGI only on the leader (_start_leading): callers reach only the leader
+            intake = self._intake = [tg.create_task(run(), name=name) for name, run in self.pbxs.intake()]
+            tasks = self._tasks = [
                 tg.create_task(self.timers.run(), name="timers"),
                 tg.create_task(self.writer.run(), name="store-writer"),
                 tg.create_task(serve_web(app, self.cfg.web.host, self.cfg.web.port, started=web_started), name="web"),
-                *(tg.create_task(self.executor.worker(), name=f"ami-offers-{i}") for i in range(AMI_WORKERS)),
+                *(tg.create_task(work(), name=name) for name, work in self.pbxs.workers()),
                 tg.create_task(self.agent_log_writer.run(), name="agent-log"),
-                tg.create_task(self.screenpop.run(), name="screenpop"),
-                tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"),
-                tg.create_task(self.ticket_timers.run(), name="ticket-timers"),
                 tg.create_task(self.surveys.run(), name="ticket-surveys"),
+                tg.create_task(self.health.probe(), name="health-probe"),
             ]
-            if self._mqtt_stats is not None:
-                tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
-            tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
-            await asyncio.to_thread(self.callbacks.load)
-            tasks.append(tg.create_task(self.callbacks.run(), name="callbacks"))
-            tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
             tasks.append(tg.create_task(run_risk(self.live, self.store, self.cfg, self.clock), name="staffing-risk"))
-            await self.agi.wait_listening()
+            if self.ha is None:
+                self._start_leading()
+                for link in self.pbxs.links:
+                    await link.agi.wait_listening()
+            else:
+                tasks.append(tg.create_task(self.ha.run(), name="ha-lease"))
             await web_started.wait()
             self.web_port = getattr(app.state, "bound_port", None) or self.cfg.web.port
             self.ready.set()
@@ -242,8 +266,40 @@ class Daemon:
             await self._drain(intake)
             for t in tasks:
                 t.cancel()
+        if self.ha is not None:
+            await self.ha.close()  # fenced, then the lease given back: a standby takes over at once
         self.journal.close()
         self.store.close()
+
+    def _start_leading(self) -> None:
+        """The tasks only the leader runs: FastAGI (callers reach only the leader), follow-up calls and
+        escalations, incident detection, the MQTT screen-pops and figures (their retained "online"/"offline"
+        status is the leader's), the desks' heartbeats (desks talk to the leader), the daily retention purge."""
+        tg = self._tg
+        assert tg is not None
+        self._intake += [tg.create_task(serve(), name=name) for name, serve in self.pbxs.fastagi()]
+        self._tasks.append(tg.create_task(self.screenpop.run(), name="screenpop"))
+        self._tasks.append(tg.create_task(self.ticket_timers.run(), name="ticket-timers"))
+        if self._mqtt_stats is not None:
+            self._tasks.append(tg.create_task(self._mqtt_stats.run(), name="mqtt-stats"))
+        self._tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
+        self._tasks.append(tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"))
+        self._tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
+        self.callbacks.load()  # the callbacks still to make (a few rows), dialled by the leader only
+        self._tasks.append(tg.create_task(self.callbacks.run(), name="callbacks"))
+
+    def _promote(self) -> None:
+        """This standby took the lease: agents logged in, leader's tasks started, the resync replayed (it
+        adopts every call in flight, in order with the AMI events; see HaNode.before_resync)."""
+        self.autopilot.login_agents(self.clock.now())
+        self._start_leading()
+        for link in self.pbxs.links:
+            if link.ami.stats.connected:
+                link.ami.replay_login()
+
+    def _stepped_down(self) -> None:
+        self.exit_code = STEPPED_DOWN
+        self.stop()
 
     async def _drain(self, intake: list[asyncio.Task[None]]) -> None:
         """Stop taking events, then drain the records before anything else goes: nothing is lost on a
@@ -255,7 +311,7 @@ class Daemon:
         with contextlib.suppress(TimeoutError):  # survey answers still on their way to tickets
             async with asyncio.timeout(5):
                 await self.surveys.join()
-        for iv in self.agent_timeline.open_intervals(self.clock.now()):
+        for iv in self.agent_timeline.open_intervals(self.clock.now()) if self._leading_events() else ():
             self.agent_log_writer.submit(iv)
         await self.agent_log_writer.flush()
 
@@ -273,18 +329,25 @@ class Daemon:
 
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
-        self.live.set_ami_connected(self.ami.stats.connected)
+        self.live.set_ami_connected(self.pbxs.all_connected())
         now = self.clock.now()
         today = day_bounds(now, self.cfg.centre.timezone)[0]
-        return self.live.snapshot(now) | {"incidents": self.incidents.snapshot(),
+        return self.live.snapshot(now) | {"incidents": self.incidents.snapshot(), "ops": self.health.board(),
                                           "callbacks": self.callbacks.counts(today)}
 
     def metrics_text(self) -> tuple[bytes, str]:
-        self.live.set_ami_connected(self.ami.stats.connected)
+        self.live.set_ami_connected(self.pbxs.all_connected())
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     # ------------------------------------------------------------------ wiring between the parts
+    def _leading_events(self) -> bool:
+        return self.ha is None or self.ha.events_to_flow
+
     def _on_ami_event(self, msg: Message, _received: float) -> None:
+        if not self._leading_events():
+            assert self.ha is not None
+            self.ha.witness.feed(msg, self.clock.now())  # a standby: watched, not routed
+            return
         now = self.clock.now()
         self.flow.on_ami_message(msg, now)
         self.callbacks.on_ami(msg, now)
@@ -297,8 +360,16 @@ class Daemon:
             queue = data.queue or self.queue_names[0]
             self.callbacks.request(session.uniqueid, data.callback_number or "", queue, self.clock.now())
 
-    async def _resync(self) -> None:
-        await self.resync.run()
+    async def _resync(self, resync: Resyncer) -> None:
+        """A PBX's AMI login (PbxLink.login_hook): the resync, with the hot standby's hand-over around it."""
+        if self.ha is not None and not await self.ha.before_resync(resync, self._in_store):
+            return
+        await resync.run()
+        if self.ha is not None:
+            self.ha.after_resync()
+
+    async def _agi_session(self, session: AgiSession) -> None:
+        await self.agi_calls.session(session)
 
     def _timer_fired(self, key: Hashable, at: datetime) -> None:
         if isinstance(key, (AutoReadyTimer, RosterTimer)):
@@ -309,9 +380,10 @@ class Daemon:
             raise TypeError(f"no part of the daemon owns timer {key!r}")
 
     def _send(self, cmd: Outgoing) -> None:
-        self.executor.submit(cmd)
+        self.pbxs.send(cmd)
 
     def _recorded(self, record: CallRecordData) -> None:
+        record = self.pbx_names.stamp(record)
         self.writer.submit(record)
         self.resync.recorded(record.call_id)
         self.supervisor.recorded(record)
@@ -346,14 +418,7 @@ class Daemon:
 
 def ami_ssl_context(cfg: Config) -> ssl.SSLContext | None:
     """TLS for AMI when ``ami.tls`` is set (Asterisk's manager.conf ``tlsenable``, port 5039)."""
-    tls = cfg.ami.tls
-    if tls is None:
-        return None
-    ctx = ssl.create_default_context(cafile=tls.cafile)
-    if not tls.verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return ami_tls_context(cfg.ami)
 
 
 async def run_daemon(config_path: str) -> int:
@@ -362,10 +427,14 @@ async def run_daemon(config_path: str) -> int:
     except ConfigError as exc:
         print(exc)
         return 2
-    daemon = Daemon(cfg)
+    if cfg.ha is not None:  # the nodes of a pair create missing tables one after the other
+        with schema_lock(cfg.database.url):
+            daemon = Daemon(cfg)
+    else:
+        daemon = Daemon(cfg)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, daemon.stop)
     await daemon.run()
-    return 0
+    return daemon.exit_code

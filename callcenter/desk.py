@@ -166,10 +166,13 @@ class DaemonDesk:
     """`DeskBackend` on the running daemon."""
 
     def __init__(self, *, flow: CallFlow, cfg: Config, screenpop: ScreenPop, ami: AmiClient,
-                 now: Callable[[], datetime], manual_agents: set[str], menu: Callable[[], Any] | None = None) -> None:
+                 now: Callable[[], datetime], manual_agents: set[str], menu: Callable[[], Any] | None = None,
+                 ami_of: Callable[[str], AmiClient] | None = None) -> None:
         """``manual_agents``: agents under the desktop's control (the autopilot leaves them alone);
-        ``menu``: the IVR menu now (the pop says the caller's choices in words)."""
+        ``menu``: the IVR menu now (the pop says the caller's choices in words); ``ami_of(call_id)``: the AMI
+        of the PBX a call is on (several PBXs), default ``ami``."""
         self.flow, self.cfg, self.screenpop, self.ami, self.now = flow, cfg, screenpop, ami, now
+        self.ami_of = ami_of or (lambda _call_id: ami)
         self.manual_agents = manual_agents
         self.menu = menu
         self.hub: AgentHub = screenpop.hub
@@ -289,7 +292,7 @@ class DaemonDesk:
         actions = control_actions(action, target, caller_channel=call.caller_channel, agent_channel=call.agent_channel)
         for name, fields in actions:
             try:
-                await self.ami.action(name, fields)
+                await self.ami_of(call.call_id).action(name, fields)
             except (AmiActionError, AmiTimeout, AmiNotConnected) as exc:
                 log.warning("call control %s failed: %s", name, exc)
                 raise DeskError(502, "pbx_refused", f"the PBX refused {name}") from None

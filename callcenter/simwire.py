@@ -352,3 +352,11 @@ def ticket_summary(service: Any, call_ids: Sequence[str], now: datetime) -> dict
         "due_or_overdue": due_now,
         "due_within_3_working_days": due_soon,
     }
+
+
+def pbx_share(cfg: Config, pbx: str) -> Config:
+    """The config as one PBX's simulator sees it (config ``pbxs``): that PBX's AMI user and its agents only."""
+    link = next(p for p in cfg.pbx_list() if p.name == pbx)
+    first = cfg.pbx_list()[0].name
+    agents = [a for a in cfg.agents if (a.pbx or first) == pbx]
+    return cfg.model_copy(update={"ami": link.ami, "agi": link.agi, "agents": agents})

@@ -74,6 +74,7 @@ class CallRecordData:
     ivr_steps: str = ""  # JSON [[node, digits or branch, seconds from IVR start], ...] (ivr/interpreter.py)
     #: handled by Asterisk's own queue ([cc-fallback], app_queue): answered or abandoned there (由备用队列接听)
     fallback_queue: bool = False
+    pbx: str = "main"  # the Asterisk server the call came in on (config ``pbxs``; docs/scale.md)
 
     def __post_init__(self) -> None:
         if not self.call_id:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -100,6 +100,11 @@ class Store:
         """`text` with this store's password (if any) replaced by ***: for error messages."""
         password = self.url.password
         return text.replace(str(password), "***") if password else text
+
+    def ping(self) -> None:
+        """One round trip to the database (the health probe)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -71,6 +71,7 @@ class CallRecordRow(SQLModel, table=True):
     satisfaction: int | None = None
     ivr_steps: str = Field(default="", sa_type=Text)
     fallback_queue: bool = False
+    pbx: str = Field(default="main", max_length=32)
 
 
 def to_row(rec: CallRecordData) -> dict[str, Any]:
@@ -106,4 +107,5 @@ def from_row(row: Any) -> CallRecordData:
         satisfaction=row.satisfaction,
         ivr_steps=row.ivr_steps or "",
         fallback_queue=bool(row.fallback_queue),
+        pbx=row.pbx or "main",
     )

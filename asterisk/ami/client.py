@@ -32,11 +32,20 @@ from typing import Any
 from asterisk.ami.codec import (
     BANNER_PREFIX,
     DEFAULT_MAX_MESSAGE,
-    AmiProtocolError,
     AmiReader,
     FrameTooLarge,
     Message,
     encode_action,
+)
+from asterisk.ami.errors import (
+    AmiActionError,
+    AmiAuthError,
+    AmiConnectionError,
+    AmiNotConnected,
+    AmiTimeout,
+)
+from asterisk.ami.errors import (
+    AmiFenced as AmiFenced,  # re-exported: callers import every AMI error from here
 )
 from asterisk.ratelog import RateLimitedLog, sample
 
@@ -48,38 +57,6 @@ LoginCallback = Callable[[], Awaitable[None] | None]
 #: sees every event received before its snapshot request applied first, and every later one after it)
 _LOGGED_IN = Message([("Event", "__callcenter_logged_in__")])
 Fields = Mapping[str, object] | Iterable[tuple[str, object]]
-
-
-# ---------------------------------------------------------------- errors
-
-
-class AmiConnectionError(AmiProtocolError):
-    """The connection failed or was lost (the reconnect loop handles it)."""
-
-
-class AmiNotConnected(AmiConnectionError):
-    """No logged-in connection, or it was lost while an action waited."""
-
-
-class AmiAuthError(AmiConnectionError):
-    """Login refused ('Authentication failed')."""
-
-
-class AmiTimeout(AmiProtocolError):
-    def __init__(self, action: str, action_id: str, timeout: float) -> None:
-        super().__init__(f"AMI action {action} ({action_id}) got no answer within {timeout:g} s")
-        self.action = action
-        self.action_id = action_id
-
-
-class AmiActionError(AmiProtocolError):
-    """``Response: Error``; ``.message`` is Asterisk's Message text."""
-
-    def __init__(self, action: str, response: Message) -> None:
-        self.action = action
-        self.response = response
-        self.message = response.get("Message") or ""
-        super().__init__(f"AMI action {action} failed: {self.message}")
 
 
 # ---------------------------------------------------------------- small parts
@@ -266,6 +243,8 @@ class AmiClient:
         self._running = False
         self._task: asyncio.Task[None] | None = None  # run(), when started by ``async with``
         self._session_task: asyncio.Task[bool] | None = None
+        #: called with each action's name before it is sent; raises (AmiFenced) to refuse it (callcenter/ha)
+        self.guard: Callable[[str], None] | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self.stats.connected else "disconnected"
@@ -290,6 +269,11 @@ class AmiClient:
         if self._session_task is not None:
             # The session cleans up in its finally: socket closed, pending actions failed.
             self._session_task.cancel()
+
+    def replay_login(self) -> None:
+        """Run ``on_login`` again, in order with the events (a standby that takes over the calls)."""
+        if self._queue is not None and self._on_login is not None:
+            self._queue.put_nowait((_LOGGED_IN, self._clock()))
 
     async def wait_connected(self) -> None:
         """Wait until logged in; raises AmiNotConnected if the client is closed first."""
@@ -477,6 +461,8 @@ class AmiClient:
         *,
         count: bool = True,
     ) -> tuple[Message, list[Message]]:
+        if self.guard is not None:
+            self.guard(name)
         items = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
         if any(k.lower() == "actionid" for k, _ in items):
             raise ValueError("the client sets ActionID itself")

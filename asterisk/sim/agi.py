@@ -335,10 +335,15 @@ async def run_agi(run: CallRun, url: str, *, survey: bool) -> str:
             run.truth.agi_status = value
         return value
 
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            reader, writer = await asyncio.open_connection(host, port)
-    except (OSError, TimeoutError):
+    targets = [(host, port)] + [(h, int(p)) for h, _, p in (t.rpartition(":") for t in run.cfg.agi_more)]
+    for target in targets:
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                reader, writer = await asyncio.open_connection(*target)
+            break
+        except (OSError, TimeoutError):
+            continue
+    else:
         return status("FAILURE")
     try:
         writer.write(environment(run, url, run.chan.priority))

@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import logging
 import ssl
+import time
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
@@ -69,6 +71,9 @@ class AmiServer:
         self.port = 0
         #: fault injection: while set, the server reads nothing and sends nothing (a hung Asterisk)
         self.frozen = False
+        #: every action run, as (time.monotonic(), session id, AMI user, action): which client did what, when
+        #: (tests of the hot standby's fencing check that two leaders never act in turn)
+        self.action_log: deque[tuple[float, str, str, str]] = deque(maxlen=200_000)
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._client, self.config.ami_host, self.config.ami_port,
@@ -241,6 +246,7 @@ class AmiServer:
                 ],
             )
             return True
+        self.action_log.append((time.monotonic(), s.session_id, s.user.username if s.user else "", name))
         try:
             handler(s, msg, action_id)
         except ActionError as exc:

@@ -199,6 +199,9 @@ class SimConfig(BaseModel):
     ami_tls_key: str | None = None
     users: tuple[AmiUser, ...] = Field(default_factory=_default_users)
     agi_url: str = "agi://127.0.0.1:4573/ivr"
+    #: more FastAGI servers ("host:port") tried in order when agi_url's refuses the connection, as Asterisk's
+    #: hagi:// does with the targets of its DNS SRV record (a hot standby's nodes: only the leader listens)
+    agi_more: tuple[str, ...] = ()
     speed: float = Field(default=1.0, gt=0)
     seed: int = 0
     #: simulated clock origin (UTC); None = the wall clock when the simulator starts

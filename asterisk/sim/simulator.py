@@ -90,6 +90,13 @@ class PbxSimulator:
         return self._ami.port
 
     @property
+    def action_log(self) -> list[tuple[float, str, str, str]]:
+        """Every AMI action run: (time.monotonic(), session id, AMI user, action name), in order."""
+        if self._ami is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        return list(self._ami.action_log)
+
+    @property
     def clock(self) -> SimClock:
         if self._clock is None:
             raise SimulatorNotRunning("the simulator is not running")

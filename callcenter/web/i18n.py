@@ -51,6 +51,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "callbacks_pending": "Callbacks to make",
         "callbacks_answered": "Called back today",
         "callbacks_failed": "Not reached:",
+        # Operations (callcenter/ha/): a takeover by the standby, dependencies that do not answer.
+        "ops_takeover": "Standby {node} took over at {at} (term {epoch}, after {previous})",
+        "ops_down": "Not available: {list}",
+        "dep_database": "database",
+        "dep_broker": "message broker (MQTT)",
+        "dep_ami": "PBX link (AMI) {pbx}",
     },
     "zh": {
         "html_lang": "zh-CN",
@@ -91,6 +97,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "callbacks_pending": "待回电",
         "callbacks_answered": "今日已回电",
         "callbacks_failed": "未接通：",
+        "ops_takeover": "备用节点 {node} 已于 {at} 接管（第 {epoch} 任，接替 {previous}）",
+        "ops_down": "不可用：{list}",
+        "dep_database": "数据库",
+        "dep_broker": "消息服务器（MQTT）",
+        "dep_ami": "PBX 连接（AMI）{pbx}",
     },
 }
 

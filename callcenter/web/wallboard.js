@@ -239,6 +239,24 @@
     }).join("　·　");
   }
 
+  // Operations (callcenter/ha/health.py): dependencies down, and a takeover by the standby (local time).
+  const fill = (tpl, values) => tpl.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+  function renderOps(snap) {
+    const ops = snap.ops || {down: [], takeover: null};
+    const names = (ops.down || []).flatMap((d) => {
+      if (d === "database") return [S.dep_database];
+      if (d === "broker") return [S.dep_broker];
+      const pbx = d.slice(4);  // "ami:<pbx>"; the single PBX is the AMI banner's already
+      return pbx === "default" ? [] : [fill(S.dep_ami, {pbx})];
+    });
+    const down = $("banner-ops-down");
+    down.hidden = !names.length;
+    down.textContent = names.length ? fill(S.ops_down, {list: names.join(document.documentElement.lang === "en" ? ", " : "、")}) : "";
+    const t = ops.takeover, el = $("banner-takeover");
+    el.hidden = !t;
+    el.textContent = t ? fill(S.ops_takeover, t) : "";
+  }
+
   let last = null;
   function render(snap) {
     last = snap;
@@ -252,6 +270,7 @@
     renderAgents(snap);
     renderChart(snap);
     renderIncidents(snap);
+    renderOps(snap);
   }
   // Banners and window changes resize the panels: refit the table and redraw the chart to the new size.
   const resized = new ResizeObserver(() => {

@@ -23,6 +23,7 @@ from config.models.base import (
     TimeZoneName,
     number_to_str,
 )
+from config.models.ha import HaConfig
 from config.models.ivr import (
     HHMM,
     CallbackNodeConfig,
@@ -53,6 +54,7 @@ from config.models.ivr import (
     VarName,
     ivr_issues,
 )
+from config.models.pbx import PbxConfig
 from config.models.root import (
     FALLBACK_ACTIONS,
     Config,
@@ -114,6 +116,7 @@ __all__ = [
     "Digits",
     "EnqueueNodeConfig",
     "FlatIvrConfig",
+    "HaConfig",
     "HangupNodeConfig",
     "HolidaysConfig",
     "IncidentsConfig",
@@ -129,6 +132,7 @@ __all__ = [
     "NodeConfig",
     "NodeName",
     "NumberOrStr",
+    "PbxConfig",
     "PlayNodeConfig",
     "Port",
     "PromptConfig",

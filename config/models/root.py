@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from config.models.base import Section
+from config.models.ha import HaConfig
 from config.models.ivr import IvrConfig, ivr_issues
+from config.models.pbx import PbxConfig, pbx_issues, pbxs_alias
 from config.models.services import (
     AgiConfig,
     AmiConfig,
@@ -55,6 +57,8 @@ class Config(Section):
     centre: CentreConfig
     ami: AmiConfig
     agi: AgiConfig = AgiConfig()
+    #: several Asterisk servers (docs/scale.md); empty: one, called "main", from ``ami``/``agi``/``cdr``
+    pbxs: list[PbxConfig] = Field(default_factory=list)
     cdr: CdrConfig | None = None
     database: DatabaseConfig = DatabaseConfig()
     mqtt: MqttConfig | None = None
@@ -73,6 +77,9 @@ class Config(Section):
     security: SecurityConfig = SecurityConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
+    ha: HaConfig | None = None
+
+    _pbxs_alias = model_validator(mode="before")(pbxs_alias)
 
     @model_validator(mode="after")
     def _links(self) -> Config:
@@ -98,6 +105,10 @@ class Config(Section):
         if self.ivr is None or self.ivr.survey is None:
             return None
         return self.ivr.survey.to_menu(tuple(self.ivr.languages) or (self.centre.language,))
+
+    def pbx_list(self) -> list[PbxConfig]:
+        """The PBXs the daemon connects to: ``pbxs``, or the one of ``ami``/``agi``/``cdr`` named "main"."""
+        return list(self.pbxs) or [PbxConfig(name="main", ami=self.ami, agi=self.agi, cdr=self.cdr)]
 
     def known_skills(self) -> set[str]:
         return {skill for agent in self.agents for skill in agent.skills}
@@ -168,7 +179,10 @@ def cross_check(config: Config) -> list[SourceIssue]:
     known_text = ", ".join(queue_names)
     issues += _duplicates(queue_names, "queues", "name")
     issues += _duplicates([a.id for a in config.agents], "agents", "id")
-    issues += _duplicates([a.endpoint for a in config.agents], "agents", "endpoint")
+    # The same extension may exist on two PBXs: an endpoint is unique on its PBX.
+    issues += _duplicates([a.endpoint + (f" on {a.pbx}" if a.pbx else "") for a in config.agents], "agents",
+                          "endpoint")
+    issues += pbx_issues(config.pbxs, [a.pbx for a in config.agents])
     issues += _duplicates([s.name for s in config.shifts], "shifts", "name")
     issues += _duplicates([u.username for u in config.users], "users", "username")
     agent_ids = {a.id for a in config.agents}
@@ -190,6 +204,9 @@ def cross_check(config: Config) -> list[SourceIssue]:
                     SourceIssue(("agents", i, "queues", j), f"unknown queue {name!r} (known: {known_text})")
                 )
     issues += _shift_links(config, known, known_text)
+    if config.ha is not None and config.database.url.startswith("sqlite"):
+        issues.append(SourceIssue(("ha",), "hot standby needs PostgreSQL: with SQLite (database.url) only one node "
+                                          "can run; remove the ha section or use postgresql+psycopg://"))
     if config.ivr is not None:
         issues += ivr_issues(config.ivr, known, config.known_skills() if config.agents else None,
                              (config.centre.language,))

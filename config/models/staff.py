@@ -40,6 +40,8 @@ class AgentConfig(Section):
     queues: list[Name] = Field(default_factory=list)
     skills: dict[str, Skill] = Field(default_factory=dict)
     team: Text | None = None
+    #: the PBX (``pbxs[].name``) the agent's phone is registered on; None: the first (or only) one
+    pbx: Name | None = None
 
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
