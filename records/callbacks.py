@@ -81,7 +81,7 @@ def _row(r: Any) -> Callback:
 class CallbackStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # checkfirst: an Alembic-managed schema (alembic/versions/v0008_callbacks.py) is left alone
+        # checkfirst: an Alembic-managed schema (alembic/versions/v0009_callbacks.py) is left alone
         metadata.create_all(self.engine, tables=[TABLE])
 
     def add(self, call_id: str, number: str, queue: str, requested_at: datetime, entered_at: datetime) -> Callback:

@@ -146,5 +146,5 @@ def test_alembic_builds_the_callbacks_table_as_declared(empty_db: str) -> None:
         book.save(cb)
         assert book.open() == [] and book.finished_since(t(0)) == {"failed": 1}
         assert "13900000000" not in repr(cb)  # the citizen's number stays out of logs
-    migrate.downgrade(empty_db, "0007")
+    migrate.downgrade(empty_db, "0008")
     assert "callbacks" not in table_names(empty_db)
