@@ -106,7 +106,7 @@ class DaemonStats:
     records: int = 0
     fallbacks: int = 0
     fallback_action_failures: int = 0
-    callbacks_requested: int = 0  # PlaceCallback: not dialled out yet (virtual hold arrives later)
+    callbacks_requested: int = 0  # PlaceCallback: a callback given an agent (callcenter/callbacks.py dials)
     record_errors: int = 0
 
 
@@ -153,6 +153,9 @@ class CallFlow:
         #: the AMI login generation each offer was sent in (the resync leaves in-flight ones alone)
         self.offer_generation: dict[str, int] = {}
         self.offer_clock: OfferClock | None = None
+        #: callbacks (callcenter/callbacks.py): dial one out; keep a caller's request (id, number, queue, entered)
+        self.place_callback: Callable[[PlaceCallback], None] = lambda _c: None
+        self.callback_requested: Callable[[str, str, str, datetime], object] = lambda _i, _n, _q, _e: None
         # Each handler takes the fact type it is filed under (hence Any: the table cannot say so per key).
         self._facts: dict[type[Fact], Callable[[Any], None]] = {
             CallStarted: self._call_started,
@@ -379,8 +382,7 @@ class CallFlow:
                 log.info("call %s moved from %s to %s (%s)", cmd.call_id, cmd.old_queue, cmd.new_queue, cmd.reason)
             elif isinstance(cmd, PlaceCallback):
                 self.stats.callbacks_requested += 1
-                log.warning("callback of %s by agent %s requested; dialling out is not implemented yet",
-                            cmd.call_id, cmd.agent_id)
+                self.place_callback(cmd)
             elif isinstance(cmd, StartTimer):
                 self.timers.start(cmd.key, cmd.due)
             elif isinstance(cmd, CancelTimer):
@@ -402,6 +404,8 @@ class CallFlow:
             self.ledger.fell_back(cmd.call_id, cmd.at)
             self.live.clear_waiting(cmd.call_id)
             self.send(RedirectCaller(cmd.call_id, context))
+            if cmd.outcome is Outcome.FALLBACK_CALLBACK and (e := self.ledger.calls.get(cmd.call_id)) is not None:
+                self.callback_requested(cmd.call_id, e.caller_number, cmd.queue, e.queued_at or cmd.at)  # 回电
 
     # ------------------------------------------------------------------ the executor's side
     def channel(self, call_id: str) -> str | None:

@@ -31,6 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from asterisk.agi.server import AgiSession
 from asterisk.ami.codec import Message
 from callcenter.autopilot import Autopilot, AutoReadyTimer, RosterTimer
+from callcenter.callbacks import CallbackCollector, CallbackDialer
 from callcenter.callflow import CallFlow, DaemonStats, OfferClock, Outgoing
 from callcenter.clock import Clock
 from callcenter.desk import DaemonDesk
@@ -61,6 +62,7 @@ from metrics.prom import register as register_collectors
 from queueing import AgentStateChanged
 from queueing.timerkeys import is_timer_key
 from records.agentlog import AgentLog, AgentLogWriter
+from records.callbacks import CallbackStore
 from records.model import CallRecordData
 from records.store import RecordWriter, Store, mask_url
 from tickets.followup import FollowUpDialer
@@ -149,8 +151,14 @@ class Daemon:
         # Surges (incidents/): detection from IVR choices and first ticket fields, announcements, 同源件.
         self.incidents = IncidentDesk(cfg, self.store, self.ivr, self.clock.now, self.registry, tickets=self.tickets,
                                       number_areas=cfg.incidents.number_areas, gazetteer=cfg.incidents.gazetteer)
+        # Callbacks (预约回电) dialled out when the ACD gives them an agent (callcenter/callbacks.py).
+        self.callbacks = CallbackDialer(CallbackStore(self.store.engine), cfg.callbacks, endpoints=self.endpoints,
+                                        feed=self.flow.feed, originate=self._originate_fields, now=self.clock.now,
+                                        tz=cfg.centre.timezone, pbx_ready=self._pbx_ready)
+        self.flow.place_callback, self.flow.callback_requested = self.callbacks.place, self.callbacks.request
+        self.registry.register(CallbackCollector(self.callbacks))
         self.agi_calls = AgiCalls(self.ivr, self.ledger, self.surveys, self.stats, self.clock.now,
-                                  on_menu=self.incidents.on_ivr)
+                                  on_menu=self._on_menu)
         self.registry.register(AgiCollector(self.agi.stats))  # the first PBX's listener
         self.screenpop = ScreenPop(cfg.mqtt, store_history_source(self.store))
         self.desk = DaemonDesk(flow=self.flow, cfg=cfg, screenpop=self.screenpop, ami=self.ami, now=self.clock.now,
@@ -277,6 +285,8 @@ class Daemon:
         self._tasks.append(tg.create_task(self.incidents.run(), name="incidents"))
         self._tasks.append(tg.create_task(self.desk.watch_desks(), name="desk-heartbeats"))
         self._tasks.append(tg.create_task(run_daily(self.retention, self.clock.now), name="retention"))
+        self.callbacks.load()  # the callbacks still to make (a few rows), dialled by the leader only
+        self._tasks.append(tg.create_task(self.callbacks.run(), name="callbacks"))
 
     def _promote(self) -> None:
         """This standby took the lease: agents logged in, leader's tasks started, the resync replayed (it
@@ -320,8 +330,10 @@ class Daemon:
     # ------------------------------------------------------------------ read side
     def snapshot(self) -> dict[str, Any]:
         self.live.set_ami_connected(self.pbxs.all_connected())
-        return self.live.snapshot(self.clock.now()) | {"incidents": self.incidents.snapshot(),
-                                                       "ops": self.health.board()}
+        now = self.clock.now()
+        today = day_bounds(now, self.cfg.centre.timezone)[0]
+        return self.live.snapshot(now) | {"incidents": self.incidents.snapshot(), "ops": self.health.board(),
+                                          "callbacks": self.callbacks.counts(today)}
 
     def metrics_text(self) -> tuple[bytes, str]:
         self.live.set_ami_connected(self.pbxs.all_connected())
@@ -336,7 +348,17 @@ class Daemon:
             assert self.ha is not None
             self.ha.witness.feed(msg, self.clock.now())  # a standby: watched, not routed
             return
-        self.flow.on_ami_message(msg, self.clock.now())
+        now = self.clock.now()
+        self.flow.on_ami_message(msg, now)
+        self.callbacks.on_ami(msg, now)
+
+    def _on_menu(self, session: Any, result: Any) -> None:
+        """A caller left the IVR: the surge detection hears of it; a callback choice is kept and queued."""
+        self.incidents.on_ivr(session, result)
+        data = getattr(result, "data", None)
+        if data is not None and data.callback:
+            queue = data.queue or self.queue_names[0]
+            self.callbacks.request(session.uniqueid, data.callback_number or "", queue, self.clock.now())
 
     async def _resync(self, resync: Resyncer) -> None:
         """A PBX's AMI login (PbxLink.login_hook): the resync, with the hot standby's hand-over around it."""
@@ -378,6 +400,12 @@ class Daemon:
             return self.store.get(call_id) is not None
         except Exception:  # the database is away: resubmit (the store drops a repeat)
             return False
+
+    def _pbx_ready(self) -> bool:
+        return self.ami.stats.connected and self.resync.synced.is_set()
+
+    async def _originate_fields(self, fields: list[tuple[str, object]]) -> None:
+        await self.ami.action("Originate", fields)
 
     async def _originate(self, dial: str, variables: dict[str, str]) -> None:
         """A follow-up call (回访): Asterisk dials the citizen into the follow-up context."""

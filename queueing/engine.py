@@ -244,6 +244,7 @@ class Engine(Routing):
         entered = e.entered_at or e.at
         key = (-e.priority, entered.timestamp(), next(self._arrivals))
         c = CallRecord(e.call_id, spec.name, key, e.skills, entered, e.at)
+        c.callback = e.callback
         self._calls[c.id] = c
         if (
             e.preferred_agent is not None
@@ -254,7 +255,7 @@ class Engine(Routing):
             c.preferred = e.preferred_agent
             self._agents[c.preferred].preferred_calls.add(c.id)
             self._timer(c, PreferTimer(c.id), e.prefer_until, out)
-        self._enter_queue(c, e.at, out, check_length=True)
+        self._enter_queue(c, e.at, out, check_length=not c.callback)
 
     def _enter_queue(self, c: CallRecord, at: datetime, out: Out, *, check_length: bool = False) -> None:
         """The call starts waiting in c.queue: timers, then an agent if one is free, else the fallback

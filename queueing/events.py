@@ -103,7 +103,7 @@ class AgentLoggedOut(_Event):
 @dataclass(frozen=True, slots=True)
 class CallQueued(_Event):
     """A caller starts waiting in ``queue``. ``entered_at`` is the original entry time (after a daemon
-    restart, say) and decides the call's place; ``preferred_agent`` gets the call first until
+    restart, or a callback's retry) and decides the call's place; ``preferred_agent`` gets the call first until
     ``prefer_until`` (a returning caller with an open ticket)."""
 
     at: datetime
@@ -115,6 +115,7 @@ class CallQueued(_Event):
     entered_at: datetime | None = None
     preferred_agent: str | None = None
     prefer_until: datetime | None = None
+    callback: bool = False  # a callback to dial (the caller is not on the line): placed, never offered
 
     def _check(self) -> None:
         if not isinstance(self.priority, int):

@@ -227,6 +227,8 @@ class SimConfig(BaseModel):
     transfer_talk: float = Field(default=60.0, ge=0)
     handoff_answer: float = Field(default=2.0, ge=0)
     handoff_brief: float = Field(default=5.0, ge=0)
+    #: seconds an agent and a citizen called back ([cc-callback-dial]) talk
+    callback_talk: float = Field(default=30.0, ge=0)
     #: length of a sound file played by STREAM FILE / GET DATA, per name, and the default
     prompt_seconds: float = Field(default=2.0, ge=0)
     prompt_lengths: dict[str, float] = Field(default_factory=dict)

@@ -99,6 +99,8 @@ class Pbx:
         self.devices: dict[str, int] = {}
         #: the last state of every device seen (DeviceStateList)
         self.device_seen: dict[str, str] = {}
+        #: a callback's Originate of an agent endpoint into [cc-callback-dial] (set by the simulator)
+        self.callback_originate: Callable[[Message, str | None], None] | None = None
 
     # ---- ids
     def new_uniqueid(self, vt: float) -> str:
@@ -235,6 +237,9 @@ class Pbx:
         run.post(Pending("park", ch, exten=timeout_channel, timeout=timeout_s))
 
     def originate(self, msg: Message, action_id: str | None) -> None:
+        if msg.get("Context") == "cc-callback-dial" and self.callback_originate is not None:
+            self.callback_originate(msg, action_id)  # an agent's phone first: asterisk/sim/callback.py
+            return
         name, num = _parse_callerid(msg.get("CallerID") or "")
         application = msg.get("Application")
         if application:

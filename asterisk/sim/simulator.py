@@ -8,9 +8,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
+from asterisk.ami.codec import Message
 from asterisk.sim import load
 from asterisk.sim import model as ev
 from asterisk.sim.ami_server import AmiServer
+from asterisk.sim.callback import CallbackOriginate
 from asterisk.sim.clock import SimClock
 from asterisk.sim.config import CallScript, SimConfig
 from asterisk.sim.contexts import run_call
@@ -60,6 +62,7 @@ class PbxSimulator:
 
             self._listeners.append(CdrCsvWriter(self.config.cdr_csv, self._clock.now))
         self._pbx = Pbx(self.config, self._clock, self._emit, self._originate)
+        self._pbx.callback_originate = self._callback_originate
         self._ami = AmiServer(self.config, self._pbx)
         await self._ami.start()
         tg = asyncio.TaskGroup()
@@ -234,6 +237,11 @@ class PbxSimulator:
             if progress is not None:
                 progress(n, total)
         return [r.truth.uniqueid for r in runs]
+
+    def _callback_originate(self, msg: Message, action_id: str | None) -> None:
+        if self._tg is None or self._pbx is None:
+            raise SimulatorNotRunning("the simulator is not running")
+        self._tg.create_task(CallbackOriginate(self._pbx, msg, action_id).run(), name="callback originate")
 
     def _originate(self, script: CallScript, context: str, action_id: str | None, exten: str) -> str | None:
         if context not in ("cc-incoming", "cc-hold"):

@@ -74,6 +74,7 @@ def sample_snapshot(now: datetime | None = None) -> dict[str, Any]:
         "agents": {"ready": 7, "reserved": 2, "on_call": 23, "wrap_up": 5, "not_ready": 3, "logged_out": 12},
         "intervals": intervals,
         "ami_connected": True,
+        "callbacks": {"pending": 3, "answered": 17, "failed": 2},
     }
 
 

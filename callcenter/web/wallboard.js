@@ -88,6 +88,11 @@
     text("longest-wait-now", fmtSecs(c.longest_wait_now));
     $("longest-wait-now").classList.toggle("alert", (c.longest_wait_now || 0) > 0);
     text("longest-wait-today", fmtSecs(c.longest_wait_today));
+    const cb = snap.callbacks || {};  // callbacks (预约回电): pending now, answered / given up today
+    text("callbacks-pending", fmtCount(cb.pending || 0));
+    $("callbacks-pending").classList.toggle("alert", (cb.pending || 0) > 0);
+    text("callbacks-answered", fmtCount(cb.answered || 0));
+    text("callbacks-failed", fmtCount(cb.failed || 0));
   }
 
   function cell(row, value, cls) {

@@ -11,6 +11,7 @@ from config.models.pbx import PbxConfig, pbx_issues, pbxs_alias
 from config.models.services import (
     AgiConfig,
     AmiConfig,
+    CallbacksConfig,
     CdrConfig,
     CentreConfig,
     DatabaseConfig,
@@ -75,6 +76,7 @@ class Config(Section):
     twilio: TwilioConfig | None = None
     security: SecurityConfig = SecurityConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
     ha: HaConfig | None = None
 
     _pbxs_alias = model_validator(mode="before")(pbxs_alias)

@@ -201,6 +201,31 @@ class IncidentsConfig(Section):
     gazetteer: dict[Text, list[Text]] = Field(default_factory=dict)
 
 
+class CallbacksConfig(Section):
+    """Callbacks (预约回电) dialled out: the agent's phone first (AMI Originate), then the citizen through
+    ``trunk`` in the dialplan's [cc-callback-dial]; ``{number}`` in ``trunk`` is the citizen's number."""
+
+    trunk: str = Field(default="PJSIP/{number}@trunk", pattern=r"\{number\}")
+    attempts: int = Field(default=3, ge=1, le=10)
+    interval_seconds: float = Field(default=600.0, ge=0)  # between two attempts
+    ring_seconds: int = Field(default=30, ge=5, le=120)  # how long the citizen's phone rings
+    agent_ring_seconds: int = Field(default=15, ge=5, le=120)  # how long the agent's phone rings
+    # Local times (centre.timezone) between which citizens are called; outside, callbacks wait.
+    hours: tuple[str, str] = ("08:00", "20:00")
+    caller_id: str = "12345"
+    context: str = "cc-callback-dial"
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: tuple[str, str]) -> tuple[str, str]:
+        for t in v:
+            if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", t):
+                raise ValueError(f"{t!r}: a time of day as HH:MM")
+        if v[0] >= v[1]:
+            raise ValueError("the first time must be before the second")
+        return v
+
+
 class TwilioConfig(Section):
     """Twilio voice webhooks serving the same menu as TwiML. The auth token signs every request."""
 

@@ -95,6 +95,21 @@ exten => _105X,1,Ringing()
  same => n,Wait(3600)
 exten => _106X,1,UserEvent(LabAgentRang,Call: ${{LAB_CALL}},Agent: ${{EXTEN}})
  same => n,Busy(5)
+; 107X: an agent who stays on the line 30 s after answering (a callback's agent waits for the citizen)
+exten => _107X,1,Ringing()
+ same => n,Wait(1)
+ same => n,Answer()
+ same => n,UserEvent(LabAgentAnswered,Call: ${{LAB_CALL}},Agent: ${{EXTEN}})
+ same => n,Wait(30)
+ same => n,Hangup()
+
+; citizens called back (callbacks.trunk Local/{{number}}@lab-citizen): 9XXX answer and talk 1 s, 8XXX never answer
+[lab-citizen]
+exten => _9XXX,1,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+exten => _8XXX,1,Ringing()
+ same => n,Wait(3600)
 """
 
 
